@@ -1,0 +1,32 @@
+# The two README commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,server]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/chanperf demo
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check chanperf api tests benchmarks
+	$(BIN)/ruff format --check chanperf api tests benchmarks
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) chanperf-demo.db .pytest_cache .mypy_cache .ruff_cache

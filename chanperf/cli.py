@@ -1,0 +1,110 @@
+"""The `chanperf` command. Each command parses options, builds Settings, calls one service.
+
+Errors chanperf raises on purpose (ChanperfError) end the command with their
+message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from chanperf.errors import ChanperfError
+from chanperf.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ChanperfError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param=param) from None
+
+
+@click.group()
+@click.option("--database-url", envvar=None, help="Overrides CHANPERF_DATABASE_URL.")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """chanperf: channel performance measurement, insights and policy proposals."""
+    try:
+        settings = Settings.from_env()
+    except ChanperfError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if database_url:
+        settings = settings.with_(database_url=database_url)
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = settings
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_obj
+@handle_errors
+def db_upgrade(settings: Settings, revision: str) -> None:
+    """Create or migrate every table on the configured database (Alembic)."""
+    from chanperf.migrate import upgrade
+
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {revision}: {settings.database_url.split('@')[-1]}")
+
+
+@main.command()
+@click.option("--scenario", default="planted", show_default=True, help="Scenario name or YAML file.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--accounts", type=click.IntRange(min=1), default=None, help="Overrides the scenario's size.")
+@click.option("--as-of", "as_of", callback=_parse_date, default=None, help="Last day of the data (YYYY-MM-DD).")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def demo(
+    settings: Settings, scenario: str, seed: int, accounts: int | None, as_of: date | None, org_id: int
+) -> None:
+    """Generate a demo channel, analyse it, and print a report."""
+    from chanperf.demo.run import run_demo
+
+    run_demo(settings, scenario=scenario, seed=seed, accounts=accounts, as_of=as_of, org_id=org_id)
+
+
+@main.command()
+@click.argument("table")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--org", "org_id", type=int, default=None, help="Org of rows whose file has no org_id.")
+@click.pass_obj
+@handle_errors
+def ingest(settings: Settings, table: str, file: Path, org_id: int | None) -> None:
+    """Load a CSV (or Parquet) FILE into a source TABLE; a file with a bad row is refused whole."""
+    from chanperf.ingest import ingest_file
+
+    count = ingest_file(settings, table, file, default_org_id=org_id)
+    click.echo(f"{file}: {count} rows loaded into {table}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

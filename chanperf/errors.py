@@ -1,0 +1,70 @@
+"""One exception tree. `api/errors.py` maps each class to one HTTP answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+class ChanperfError(Exception):
+    """Root of every error chanperf raises on purpose."""
+
+    code = "chanperf_error"
+
+
+class ConfigError(ChanperfError):
+    """A setting is missing or malformed."""
+
+    code = "config_error"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem an author can fix: where it is and what is wrong."""
+
+    path: str
+    message: str
+    line: int | None = None
+    col: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ValidationError(ChanperfError):
+    """Input failed validation; carries every problem found, not just the first."""
+
+    code = "validation_error"
+
+    def __init__(self, problems: Iterable[Problem], summary: str | None = None):
+        self.problems = tuple(problems)
+        lines = [str(p) for p in self.problems]
+        head = summary or f"{len(lines)} problem(s) found"
+        super().__init__(head + ("\n" + "\n".join(lines) if lines else ""))
+
+    def by_field(self) -> Mapping[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for p in self.problems:
+            out.setdefault(p.field or p.path, []).append(p.message)
+        return out
+
+
+class NotFoundError(ChanperfError):
+    code = "not_found"
+
+
+class ConflictError(ChanperfError):
+    """A state transition or write that the current state does not allow."""
+
+    code = "conflict"
+
+
+class PermissionDenied(ChanperfError):
+    code = "forbidden"

@@ -1,0 +1,221 @@
+"""chanperf's own tables: the seed's three (metrics, insights, proposals) and their extensions.
+
+Seed columns keep the seed's names and types; columns added for later stages are
+marked "beyond the seed" so the seed column-list test can tell them apart.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chanperf.enums import (
+    Dimension,
+    InsightCategory,
+    InsightStatus,
+    InsightType,
+    PeriodType,
+    ProposalStatus,
+    Severity,
+    SuggestedAction,
+)
+from chanperf.models.base import Base, Timestamps
+from chanperf.models.types import BigId, JsonDict, LongText, Money, Pct, Rate, UtcDateTime, enum_column
+
+ORG_DEFAULT = text("1")
+ZERO = text("0")
+
+
+def _count() -> Mapped[int]:
+    return mapped_column(Integer, nullable=False, server_default=ZERO)
+
+
+class MeasureColumns:
+    """The measures of one period (and, in the segment table, of one cut of it)."""
+
+    # state distribution at the end of the period
+    total_accounts: Mapped[int] = _count()
+    new_accounts: Mapped[int] = _count()
+    activating_accounts: Mapped[int] = _count()
+    active_accounts: Mapped[int] = _count()
+    stalled_accounts: Mapped[int] = _count()
+    at_risk_accounts: Mapped[int] = _count()
+    churned_accounts: Mapped[int] = _count()
+    # onboarding
+    onboardings_started: Mapped[int] = _count()
+    onboardings_completed: Mapped[int] = _count()
+    onboardings_failed: Mapped[int] = _count()
+    activation_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+    avg_activation_days: Mapped[Decimal | None] = mapped_column(Numeric(7, 2), nullable=True)
+    # reactivation
+    reactivations_started: Mapped[int] = _count()
+    reactivations_won: Mapped[int] = _count()
+    reactivations_lost: Mapped[int] = _count()
+    reactivation_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+    reincidence_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+    reactivation_cost: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    # revenue and quality
+    revenue_total: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    revenue_new_accounts: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    revenue_reactivated: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    avg_margin: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+    nps_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
+    complaints_count: Mapped[int] = _count()
+    exceptions_requested: Mapped[int] = _count()
+    exceptions_granted: Mapped[int] = _count()
+    # beyond the seed: denominators and numerators, so rates can be re-aggregated exactly
+    onboardings_matured: Mapped[int] = _count()
+    onboardings_activated_in_window: Mapped[int] = _count()
+    activation_days_sum: Mapped[Decimal] = mapped_column(Numeric(15, 4), nullable=False, server_default=ZERO)
+    reactivations_resolved: Mapped[int] = _count()
+    reactivations_matured: Mapped[int] = _count()
+    reincidences: Mapped[int] = _count()
+    orders_count: Mapped[int] = _count()
+    cost_total: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    avg_discount_pct: Mapped[Decimal | None] = mapped_column(Pct, nullable=True)
+    nps_responses: Mapped[int] = _count()
+    nps_promoters: Mapped[int] = _count()
+    nps_detractors: Mapped[int] = _count()
+
+
+class PerformanceMetric(MeasureColumns, Timestamps, Base):
+    __tablename__ = "channel_performance_metrics"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
+    period_date: Mapped[date] = mapped_column(Date, nullable=False)
+    period_type: Mapped[PeriodType] = mapped_column(enum_column(PeriodType, "period_type"), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("org_id", "period_date", "period_type"),
+        Index(None, "period_type", "period_date"),
+    )
+
+
+class SegmentMetric(MeasureColumns, Timestamps, Base):
+    """Beyond the seed: the same measures cut by region, segment, kit or strategy."""
+
+    __tablename__ = "channel_performance_segment_metrics"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
+    period_date: Mapped[date] = mapped_column(Date, nullable=False)
+    period_type: Mapped[PeriodType] = mapped_column(enum_column(PeriodType, "period_type"), nullable=False)
+    dimension: Mapped[Dimension] = mapped_column(enum_column(Dimension, "dimension"), nullable=False)
+    dimension_value: Mapped[str] = mapped_column(String(100), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("org_id", "period_date", "period_type", "dimension", "dimension_value"),
+        Index(None, "org_id", "dimension", "period_type", "period_date"),
+    )
+
+
+class PerformanceInsight(Timestamps, Base):
+    __tablename__ = "channel_performance_insights"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
+    insight_type: Mapped[InsightType] = mapped_column(enum_column(InsightType, "insight_type"), nullable=False)
+    category: Mapped[InsightCategory] = mapped_column(enum_column(InsightCategory, "category"), nullable=False)
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity, "severity"), nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    observation: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
+    recommendation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    suggested_action: Mapped[SuggestedAction | None] = mapped_column(
+        enum_column(SuggestedAction, "suggested_action"), nullable=True
+    )
+    suggested_params: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    affected_region: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    affected_segment: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    affected_policy: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    impact_estimate: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    period_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    period_end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[InsightStatus] = mapped_column(
+        enum_column(InsightStatus, "insight_status"), nullable=False, server_default=text("'NEW'")
+    )
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # beyond the seed
+    rule_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    detector: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    affected_sku: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    affected_dimension: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    affected_value: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    effect_size: Mapped[Decimal | None] = mapped_column(Numeric(12, 6), nullable=True)
+    occurrences: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    first_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    analysis_run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("channel_analysis_runs.id", ondelete="SET NULL"), nullable=True
+    )
+
+    __table_args__ = (
+        Index(None, "org_id", "status"),
+        Index(None, "org_id", "insight_type"),
+        Index(None, "org_id", "severity"),
+        Index(None, "org_id", "created_at"),
+        Index(None, "org_id", "fingerprint"),
+    )
+
+
+class PolicyProposal(Timestamps, Base):
+    __tablename__ = "channel_policy_proposals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
+    insight_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("channel_performance_insights.id", ondelete="SET NULL"), nullable=True
+    )
+    policy_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    rationale: Mapped[str | None] = mapped_column(Text, nullable=True)
+    current_policy: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
+    proposed_policy: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
+    expected_impact: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    experiment_plan: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    status: Mapped[ProposalStatus] = mapped_column(
+        enum_column(ProposalStatus, "proposal_status"), nullable=False, server_default=text("'DRAFT'")
+    )
+    approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    implemented_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    implementation_results: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    # beyond the seed
+    parameter_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    base_policy_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    policy_patch: Mapped[list[Any] | None] = mapped_column(JSON(), nullable=True)
+    policy_diff: Mapped[str | None] = mapped_column(LongText, nullable=True)
+    current_value: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    proposed_value: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    risk_assessment: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    rejected_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    implemented_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    results_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index(None, "org_id", "status"),
+        Index(None, "org_id", "policy_name"),
+        Index(None, "org_id", "fingerprint"),
+        Index(None, "insight_id"),
+    )
