@@ -1,0 +1,43 @@
+"""The Flask app of chanperf's REST API. Nothing connects at import or in create_app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api.context import ServiceContext
+from chanperf.settings import Settings
+
+API_TITLE = "chanperf: Channel Performance API"
+API_VERSION = "v1"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` may carry `CHANPERF_SETTINGS` (a Settings) and Flask keys."""
+    from api.docs import register_docs
+    from api.errors import ChanperfApi, register_error_handlers
+    from api.health import blp as health_blp
+
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        JSON_SORT_KEYS=False,
+    )
+    if config:
+        app.config.update(config)
+    settings = app.config.get("CHANPERF_SETTINGS") or Settings.from_env()
+    app.extensions["chanperf"] = ServiceContext(settings)
+
+    api = ChanperfApi(app)
+    register_error_handlers(app)
+    api.register_blueprint(health_blp)
+    register_docs(app)
+    return app
