@@ -1,0 +1,74 @@
+"""Detectors: each takes a connection to the source data and an AnalysisContext and returns
+findings for every comparison it tested (significant or not), so that the run-wide
+Benjamini–Hochberg adjustment counts every test. Rules decide which findings matter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection
+
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext, load_analysis_config
+from chanperf.findings import Finding
+from chanperf.stats import benjamini_hochberg
+
+log = logging.getLogger(__name__)
+
+Detector = Callable[[Connection, AnalysisContext], list[Finding]]
+
+__all__ = [
+    "AnalysisConfig",
+    "AnalysisContext",
+    "Detector",
+    "adjust_p_values",
+    "detectors",
+    "load_analysis_config",
+    "run_detectors",
+]
+
+
+def detectors() -> list[tuple[str, Detector]]:
+    """Every detector of spec/insights.md, in the table's order (imported lazily)."""
+    from chanperf.analyzers import drift, onboarding, policy, reactivation, state
+
+    return [
+        ("detect_kit_effectiveness", onboarding.detect_kit_effectiveness),
+        ("detect_region_patterns", onboarding.detect_region_patterns),
+        ("analyze_onboarding_patterns", onboarding.analyze_onboarding_patterns),
+        ("detect_discount_patterns", reactivation.detect_discount_patterns),
+        ("analyze_strategy_effectiveness", reactivation.analyze_strategy_effectiveness),
+        ("detect_reincidence_patterns", reactivation.detect_reincidence_patterns),
+        ("detect_bottlenecks", state.detect_bottlenecks),
+        ("predict_churn_risk", state.predict_churn_risk),
+        ("detect_excessive_exceptions", policy.detect_excessive_exceptions),
+        ("detect_policy_gaps", policy.detect_policy_gaps),
+        ("detect_compliance_drift", reactivation.detect_compliance_drift),
+        ("detect_misalignments", policy.detect_misalignments),
+        ("detect_metric_drift", drift.detect_metric_drift),
+    ]
+
+
+def adjust_p_values(findings: Sequence[Finding], q: float = 0.05) -> list[Finding]:
+    """Set `p_value_adj` on every finding: one Benjamini–Hochberg family per run."""
+    adjusted = benjamini_hochberg([f.p_value if f.p_value is not None else float("nan") for f in findings], q)
+    return [
+        dataclasses.replace(f, p_value_adj=None if f.p_value is None else adj)
+        for f, adj in zip(findings, adjusted, strict=True)
+    ]
+
+
+def run_detectors(
+    conn: Connection, ctx: AnalysisContext, only: Sequence[str] | None = None
+) -> list[Finding]:
+    """Run the detectors (all, or those named in `only`) and adjust their p-values together."""
+    findings: list[Finding] = []
+    for name, detect in detectors():
+        if only is not None and name not in only:
+            continue
+        found = detect(conn, ctx)
+        log.debug("%s: %d finding(s)", name, len(found))
+        findings.extend(found)
+    return adjust_p_values(findings)
