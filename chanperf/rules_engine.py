@@ -1,0 +1,225 @@
+"""The seam around durable_rules: the only module that imports `durable`.
+
+durable_rules 2.0.28 is unmaintained and has measured quirks (notes/dependencies.md);
+it is used here only in the way measured safe:
+- one Host per process, created lazily under a lock (Hosts are never freed);
+- a ruleset is registered once per distinct compiled content, under a name derived
+  from its hash: a changed rule or policy file takes effect without a restart, an
+  unchanged one registers nothing (durable cannot delete or re-register rulesets);
+- a fresh session id per evaluation, so runs never see each other's facts;
+- one synchronous `assert_fact` per finding (batch calls return before actions ran),
+  with a unique fact id; no match (`MessageNotHandledException`) is a normal result;
+- every returned state is checked for `exception` (durable swallows action errors);
+- `delete_state` only once every call returned (deleting with actions pending segfaults).
+Where `durable` cannot be imported the pure evaluator (rule_eval) is used, with a warning.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from chanperf.enums import Severity
+from chanperf.errors import ChanperfError
+from chanperf.findings import Finding, to_fact
+from chanperf.policies import PolicySet
+from chanperf.rule_compiler import CompiledRules, compile_rules
+from chanperf.rule_eval import Predicate, compile_predicate, rule_predicate
+from chanperf.rules import Rule
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["auto", "durable", "pure"]
+
+
+class RulesEngineError(ChanperfError):
+    """The rules engine misbehaved (a bug to report, not bad input)."""
+
+    code = "rules_engine_error"
+
+
+class RuleActionError(RulesEngineError):
+    """An exception raised inside a rule action, which durable only returns in its state."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A rule fired on a finding; `severity` is the first ladder step that holds (or the default)."""
+
+    rule: Rule
+    finding: Finding
+    finding_index: int
+    severity: Severity
+    policy_set: PolicySet
+
+
+def engine_fact(finding: Finding) -> dict[str, Any]:
+    """The finding as a durable fact: scalars only, None left out (so `$ex` means "has a value")."""
+    return {
+        k: v
+        for k, v in to_fact(finding).items()
+        if v is not None and isinstance(v, str | int | float | bool)
+    }
+
+
+# ---- durable backend ---------------------------------------------------------------
+
+_lock = threading.Lock()
+_host: Any = None
+_registered: set[str] = set()
+# Fired rules per session id; filled by the actions while assert_fact runs.
+_fired: dict[str, list[tuple[str, str]]] = {}
+
+
+def _record_fire(rule_id: str, sid: str, fact_id: str) -> None:
+    _fired[sid].append((rule_id, fact_id))
+
+
+def durable_available() -> bool:
+    try:
+        import durable.engine  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _get_host() -> Any:
+    global _host
+    if _host is None:
+        from durable import engine
+
+        class Host(engine.Host):
+            def get_action(self, action_name: str) -> Any:
+                def action(c: Any) -> None:
+                    _record_fire(action_name, c.m.sid, c.m.id)
+
+                return action
+
+        _host = Host()
+    return _host
+
+
+def _run_durable(compiled: CompiledRules, facts: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    from durable.engine import MessageNotHandledException, MessageObservedException
+
+    fired_by_fact: list[list[str]] = [[] for _ in facts]
+    with _lock:
+        host = _get_host()
+        if compiled.name not in _registered:
+            # set_rulesets mutates its argument: give it a copy.
+            host.set_rulesets(copy.deepcopy({compiled.name: compiled.ruleset}))
+            _registered.add(compiled.name)
+        sid = uuid.uuid4().hex
+        _fired[sid] = []
+        index_of: dict[str, int] = {}
+        error: RulesEngineError | None = None
+        try:
+            for i, fact in enumerate(facts):
+                for attempt in range(2):
+                    fact_id = f"{sid}-{i}-{attempt}"
+                    index_of[fact_id] = i
+                    try:
+                        state = host.assert_fact(compiled.name, {**fact, "id": fact_id, "sid": sid})
+                    except MessageNotHandledException:
+                        break
+                    except MessageObservedException:
+                        # Our ids are unique, so this is durable's 32-bit id hash colliding.
+                        # Nothing fired for the refused fact: retry once under another id.
+                        if attempt == 1:
+                            raise RulesEngineError(
+                                f"durable reported distinct fact {fact_id} as a duplicate twice: "
+                                "report this as a bug"
+                            ) from None
+                        log.warning("durable flagged fact %s as a duplicate; retrying", fact_id)
+                        continue
+                    if isinstance(state, dict) and "exception" in state:
+                        error = RuleActionError(f"rule action failed: {state['exception']}")
+                    break
+                if error is not None:
+                    break
+        finally:
+            # Every assert_fact above was synchronous and has returned: safe to delete.
+            host.delete_state(compiled.name, sid)
+            fired = _fired.pop(sid)
+        if error is not None:
+            raise error
+    for rule_id, fact_id in fired:
+        fired_by_fact[index_of[fact_id]].append(rule_id)
+    return fired_by_fact
+
+
+# ---- pure backend ------------------------------------------------------------------
+
+
+# Predicates built once per compiled content (keyed by its content-derived name).
+_predicate_cache: dict[str, list[tuple[str, str, Predicate]]] = {}
+
+
+def _predicates(compiled: CompiledRules) -> list[tuple[str, str, Predicate]]:
+    cached = _predicate_cache.get(compiled.name)
+    if cached is None:
+        if len(_predicate_cache) >= 32:
+            _predicate_cache.clear()
+        cached = [
+            (rule_id, rule["all"][0]["m"]["$and"][0]["kind"], rule_predicate(rule))
+            for rule_id, rule in compiled.ruleset.items()
+        ]
+        _predicate_cache[compiled.name] = cached
+    return cached
+
+
+def _run_pure(compiled: CompiledRules, facts: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    preds = _predicates(compiled)
+    return [
+        [rid for rid, kind, p in preds if fact.get("kind") == kind and p(fact)] for fact in facts
+    ]
+
+
+_warned_fallback = False
+
+
+def run_compiled(
+    compiled: CompiledRules, facts: Sequence[Mapping[str, Any]], backend: Backend = "auto"
+) -> list[list[str]]:
+    """Rule ids fired per fact, in the ruleset's rule order."""
+    global _warned_fallback
+    if backend == "auto":
+        backend = "durable" if durable_available() else "pure"
+        if backend == "pure" and not _warned_fallback:
+            log.warning("durable_rules cannot be imported: using the pure-Python rule evaluator")
+            _warned_fallback = True
+    if backend == "pure":
+        return _run_pure(compiled, facts)
+    order = {rule_id: k for k, rule_id in enumerate(compiled.ruleset)}
+    return [sorted(set(ids), key=order.__getitem__) for ids in _run_durable(compiled, facts)]
+
+
+def severity_of(compiled: CompiledRules, rule_id: str, fact: Mapping[str, Any]) -> Severity:
+    ladder = compiled.severity[rule_id]
+    for step in ladder["ladder"]:
+        if compile_predicate(step["when"])(fact):
+            return Severity(step["level"])
+    return Severity(ladder["default"])
+
+
+def evaluate(
+    rules: Sequence[Rule],
+    policy_set: PolicySet,
+    findings: Sequence[Finding],
+    backend: Backend = "auto",
+) -> list[Match]:
+    """Every (rule, finding) pair that fires, ordered by finding then rule."""
+    compiled = compile_rules(rules, policy_set)
+    by_id = {rule.id: rule for rule in rules}
+    facts = [engine_fact(f) for f in findings]
+    out: list[Match] = []
+    for index, fired in enumerate(run_compiled(compiled, facts, backend)):
+        for rule_id in fired:
+            severity = severity_of(compiled, rule_id, facts[index])
+            out.append(Match(by_id[rule_id], findings[index], index, severity, policy_set))
+    return out
