@@ -76,15 +76,30 @@ def db_upgrade(settings: Settings, revision: str) -> None:
 
 
 @main.command()
-@click.option("--scenario", default="planted", show_default=True, help="Scenario name or YAML file.")
+@click.option(
+    "--scenario", default="planted", show_default=True, help="Scenario name or YAML file."
+)
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--accounts", type=click.IntRange(min=1), default=None, help="Overrides the scenario's size.")
-@click.option("--as-of", "as_of", callback=_parse_date, default=None, help="Last day of the data (YYYY-MM-DD).")
+@click.option(
+    "--accounts", type=click.IntRange(min=1), default=None, help="Overrides the scenario's size."
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=_parse_date,
+    default=None,
+    help="Last day of the data (YYYY-MM-DD).",
+)
 @click.option("--org", "org_id", type=int, default=1, show_default=True)
 @click.pass_obj
 @handle_errors
 def demo(
-    settings: Settings, scenario: str, seed: int, accounts: int | None, as_of: date | None, org_id: int
+    settings: Settings,
+    scenario: str,
+    seed: int,
+    accounts: int | None,
+    as_of: date | None,
+    org_id: int,
 ) -> None:
     """Generate a demo channel, analyse it, and print a report."""
     from chanperf.demo.run import run_demo
@@ -93,9 +108,38 @@ def demo(
 
 
 @main.command()
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=_parse_date,
+    default=None,
+    help="Last day analysed (default: yesterday).",
+)
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.option("--no-collect", is_flag=True, help="Use the metrics already stored.")
+@click.pass_obj
+@handle_errors
+def analyze(settings: Settings, as_of: date | None, org_id: int, no_collect: bool) -> None:
+    """Collect what is missing, run every detector and rule, store insights and proposals."""
+    from chanperf.analysis import analyze as run_analysis
+
+    s = run_analysis(settings, org_id, as_of, collect_first=not no_collect)
+    click.echo(
+        f"run {s.run_id} (org {s.org_id}, as of {s.as_of}): {s.findings} findings, "
+        f"{s.insights_created} new insights, {s.insights_updated} updated, "
+        f"{s.insights_reraised} re-raised, {s.insights_suppressed} kept dismissed, "
+        f"{s.proposals_created} proposals"
+    )
+    for rule_id, n in sorted(s.by_rule.items()):
+        click.echo(f"  {rule_id}: {n}")
+
+
+@main.command()
 @click.argument("table")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--org", "org_id", type=int, default=None, help="Org of rows whose file has no org_id.")
+@click.option(
+    "--org", "org_id", type=int, default=None, help="Org of rows whose file has no org_id."
+)
 @click.pass_obj
 @handle_errors
 def ingest(settings: Settings, table: str, file: Path, org_id: int | None) -> None:
@@ -104,6 +148,78 @@ def ingest(settings: Settings, table: str, file: Path, org_id: int | None) -> No
 
     count = ingest_file(settings, table, file, default_org_id=org_id)
     click.echo(f"{file}: {count} rows loaded into {table}")
+
+
+@main.command("lint")
+@click.option(
+    "--policies-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_POLICIES_DIR.",
+)
+@click.option(
+    "--rules-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_RULES_DIR.",
+)
+@click.pass_obj
+def lint_command(settings: Settings, policies_dir: Path | None, rules_dir: Path | None) -> None:
+    """Validate policies, rules and rule tests; print every problem, exit 1 on any."""
+    from chanperf.rule_tests import lint
+
+    problems = lint(policies_dir or settings.policies_dir, rules_dir or settings.rules_dir)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo("ok: policies and rules are valid")
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Rule pack commands."""
+
+
+@rules_group.command("test")
+@click.option(
+    "--rules-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_RULES_DIR.",
+)
+@click.option(
+    "--policies-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_POLICIES_DIR.",
+)
+@click.option(
+    "--tests-dir", type=click.Path(path_type=Path), default=None, help="Default: <rules-dir>/tests."
+)
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=0.0, show_default=True)
+@click.pass_obj
+@handle_errors
+def rules_test(
+    settings: Settings,
+    rules_dir: Path | None,
+    policies_dir: Path | None,
+    tests_dir: Path | None,
+    min_coverage: float,
+) -> None:
+    """Run the rule tests through durable and the pure evaluator; print results and coverage."""
+    from chanperf.rule_tests import run_all
+
+    ok = run_all(
+        rules_dir or settings.rules_dir,
+        policies_dir or settings.policies_dir,
+        tests_dir,
+        min_coverage,
+        click.echo,
+    )
+    if not ok:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,184 @@
+"""One analysis run: collect what is missing, run every detector, apply the rules, store insights.
+
+Everything a run writes (policy versions, insights, proposals, the run record)
+is written in one transaction: a failure leaves the previous state, and the
+failure itself is recorded in a separate, later transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chanperf.analyzers import AnalysisContext, load_analysis_config, run_detectors
+from chanperf.database import make_engine, session_factory
+from chanperf.enums import RunStatus
+from chanperf.impact import impact_basis
+from chanperf.insight_drafts import InsightDraft, build_insight_drafts
+from chanperf.insight_generator import InsightSync, generate_insights
+from chanperf.models import AnalysisRun
+from chanperf.policies import PolicySet, load_policies, record_versions
+from chanperf.rules import Rule, load_rules
+from chanperf.rules_engine import evaluate
+from chanperf.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Proposal generation plugs in here (issue 5/6): (session, org_id, drafts, insight ids) -> count.
+ProposalHook = Callable[[Session, int, list[InsightDraft], InsightSync, PolicySet], int]
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    run_id: int
+    org_id: int
+    as_of: date
+    status: RunStatus
+    findings: int
+    insights_created: int
+    insights_updated: int
+    insights_reraised: int
+    insights_suppressed: int
+    proposals_created: int
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+
+def default_as_of(settings: Settings) -> date:
+    """Yesterday in the org's time zone: the last complete day."""
+    return datetime.now(settings.tz).date() - timedelta(days=1)
+
+
+def load_packs(settings: Settings) -> tuple[PolicySet, tuple[Rule, ...]]:
+    """Policies and rules, validated; any problem raises one ValidationError listing all."""
+    policies = load_policies(settings.policies_dir)
+    return policies, load_rules(settings.rules_dir, policies)
+
+
+def analyze(
+    settings: Settings,
+    org_id: int = 1,
+    as_of: date | None = None,
+    *,
+    collect_first: bool = True,
+    policies: PolicySet | None = None,
+    proposal_hook: ProposalHook | None = None,
+    run_key: str | None = None,
+    job_id: str | None = None,
+) -> AnalysisSummary:
+    as_of = as_of or default_as_of(settings)
+    loaded_policies, rules = load_packs(settings)
+    policies = policies or loaded_policies
+    config = load_analysis_config(settings.rules_dir)
+    ctx = AnalysisContext(org_id, as_of, policies, config, settings.timezone)
+    if collect_first:
+        _collect_missing(settings, ctx)
+
+    engine = make_engine(settings.database_url)
+    factory = session_factory(engine)
+    started = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    try:
+        with factory.begin() as session:
+            run = AnalysisRun(
+                org_id=org_id,
+                kind="ANALYZE",
+                run_key=run_key,
+                job_id=job_id,
+                as_of=as_of,
+                period_start=ctx.period_start,
+                period_end=as_of,
+                started_at=started,
+                status=RunStatus.RUNNING,
+            )
+            session.add(run)
+            session.flush()
+            record_versions(session, policies, org_id)
+            conn = session.connection()
+            findings = run_detectors(conn, ctx)
+            drafts = build_insight_drafts(evaluate(rules, policies, findings))
+            basis = impact_basis(conn, org_id, ctx.end_utc)
+            sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
+            proposals = (
+                proposal_hook(session, org_id, drafts, sync, policies) if proposal_hook else 0
+            )
+            run.status = RunStatus.SUCCEEDED
+            run.finished_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+            run.findings_count = len(findings)
+            run.insights_created = len(sync.created) + len(sync.reraised)
+            run.insights_updated = len(sync.updated)
+            run.proposals_created = proposals
+            summary = AnalysisSummary(
+                run.id,
+                org_id,
+                as_of,
+                RunStatus.SUCCEEDED,
+                len(findings),
+                len(sync.created),
+                len(sync.updated),
+                len(sync.reraised),
+                sync.suppressed,
+                proposals,
+                dict(Counter(d.rule_id for d in drafts)),
+            )
+    except Exception as exc:
+        _record_failure(factory, org_id, as_of, ctx, started, job_id, exc)
+        raise
+    finally:
+        engine.dispose()
+    log.info("analysis %s for org %s as of %s: %s", summary.run_id, org_id, as_of, summary)
+    return summary
+
+
+def _record_failure(
+    factory: Callable[[], Session],
+    org_id: int,
+    as_of: date,
+    ctx: AnalysisContext,
+    started: datetime,
+    job_id: str | None,
+    exc: Exception,
+) -> None:
+    try:
+        with factory() as session, session.begin():
+            session.add(
+                AnalysisRun(
+                    org_id=org_id,
+                    kind="ANALYZE",
+                    job_id=job_id,
+                    as_of=as_of,
+                    period_start=ctx.period_start,
+                    period_end=as_of,
+                    started_at=started,
+                    finished_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+                    status=RunStatus.FAILED,
+                    error=f"{type(exc).__name__}: {exc}"[:10000],
+                )
+            )
+    except Exception:  # the database itself may be what failed
+        log.exception("could not record the failed analysis run")
+
+
+def _collect_missing(settings: Settings, ctx: AnalysisContext) -> None:
+    """Metrics the drift detectors read: the baseline and recent weeks, and their days/months."""
+    from chanperf.collect import collect
+
+    baseline, _recent = ctx.weeks()
+    start = min(baseline[0], ctx.period_start)
+    # Observed at the end of as_of, so the metrics censor exactly what the detectors censor.
+    collect(settings, ctx.org_id, start, ctx.as_of, as_of=ctx.end_utc)
+
+
+def latest_runs(session: Session, org_id: int, limit: int = 10) -> list[AnalysisRun]:
+    return list(
+        session.scalars(
+            select(AnalysisRun)
+            .where(AnalysisRun.org_id == org_id)
+            .order_by(AnalysisRun.id.desc())
+            .limit(limit)
+        )
+    )
