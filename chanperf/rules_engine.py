@@ -10,7 +10,10 @@ it is used here only in the way measured safe:
 - one synchronous `assert_fact` per finding (batch calls return before actions ran),
   with a unique fact id; no match (`MessageNotHandledException`) is a normal result;
 - every returned state is checked for `exception` (durable swallows action errors);
-- `delete_state` only once every call returned (deleting with actions pending segfaults).
+- `delete_state` only once every call returned (deleting with actions pending segfaults);
+- every session starts with a sentinel fact that a sentinel rule matches: measured here,
+  `delete_state` of a session in which no fact ever matched aborts the process
+  (`free(): invalid pointer`), and a run whose findings all stay silent is normal.
 Where `durable` cannot be imported the pure evaluator (rule_eval) is used, with a warning.
 """
 
@@ -72,6 +75,9 @@ def engine_fact(finding: Finding) -> dict[str, Any]:
 _lock = threading.Lock()
 _host: Any = None
 _registered: set[str] = set()
+# The sentinel rule and fact (see the module docstring); no finding kind starts with "__".
+SESSION_RULE = "__chanperf_session__"
+_SESSION_DEFINITION = {"all": [{"m": {"kind": SESSION_RULE}}], "run": SESSION_RULE}
 # Fired rules per session id; filled by the actions while assert_fact runs.
 _fired: dict[str, list[tuple[str, str]]] = {}
 
@@ -96,7 +102,8 @@ def _get_host() -> Any:
         class Host(engine.Host):
             def get_action(self, action_name: str) -> Any:
                 def action(c: Any) -> None:
-                    _record_fire(action_name, c.m.sid, c.m.id)
+                    if action_name != SESSION_RULE:
+                        _record_fire(action_name, c.m.sid, c.m.id)
 
                 return action
 
@@ -112,14 +119,18 @@ def _run_durable(compiled: CompiledRules, facts: Sequence[Mapping[str, Any]]) ->
         host = _get_host()
         if compiled.name not in _registered:
             # set_rulesets mutates its argument: give it a copy.
-            host.set_rulesets(copy.deepcopy({compiled.name: compiled.ruleset}))
+            definition = copy.deepcopy({**compiled.ruleset, SESSION_RULE: _SESSION_DEFINITION})
+            host.set_rulesets({compiled.name: definition})
             _registered.add(compiled.name)
         sid = uuid.uuid4().hex
         _fired[sid] = []
         index_of: dict[str, int] = {}
         error: RulesEngineError | None = None
         try:
-            for i, fact in enumerate(facts):
+            state = host.assert_fact(compiled.name, {"id": sid, "sid": sid, "kind": SESSION_RULE})
+            if isinstance(state, dict) and "exception" in state:
+                error = RuleActionError(f"rule action failed: {state['exception']}")
+            for i, fact in enumerate(facts if error is None else ()):
                 for attempt in range(2):
                     fact_id = f"{sid}-{i}-{attempt}"
                     index_of[fact_id] = i
