@@ -1,0 +1,305 @@
+"""The collect service: which periods to compute, in which batches, in one transaction.
+
+Default run (no dates): yesterday in the organisation's time zone, plus the two
+days whose cohorts became final since the previous daily run (yesterday minus
+the activation window, yesterday minus the reincidence window: a cohort of day D
+is fully matured once D + 1 + window <= as-of), each with its ISO week and its
+month. Only days that ended before the as-of get a DAILY row, so a stored DAILY
+row is always a complete day and can seed the next run's state distribution.
+
+Work is grouped in batches of up to BATCH_MONTHS consecutive months; a batch
+queries the source once per measure family over the union of its periods, so
+the cost follows the days collected, not the history kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import cast
+
+import yaml
+from sqlalchemy import Connection, Table, func, select
+
+from chanperf.collectors.common import MetricWindows, Span
+from chanperf.collectors.onboarding import ONBOARDING_MEASURES, collect_onboarding_metrics
+from chanperf.collectors.quality import QUALITY_MEASURES, collect_quality_metrics
+from chanperf.collectors.reactivation import REACTIVATION_MEASURES, collect_reactivation_metrics
+from chanperf.collectors.revenue import REVENUE_MEASURES, collect_revenue_metrics
+from chanperf.collectors.rollup import daily_additive, daily_states, finish, period_rows
+from chanperf.collectors.state import (
+    collect_state_distribution,
+    collect_state_transitions,
+    first_transition_at,
+)
+from chanperf.database import make_engine
+from chanperf.enums import Dimension, PeriodType
+from chanperf.errors import ConfigError, ValidationError
+from chanperf.models.source import SOURCE_TABLES
+from chanperf.periods import (
+    ONE_DAY,
+    Period,
+    iter_days,
+    local_day_of,
+    local_midnight_utc,
+    periods_touching,
+    uniform_runs,
+)
+from chanperf.repository import load_state_base, save_period_rows
+from chanperf.settings import Settings
+
+BATCH_MONTHS = 3
+TIME_COLUMNS = {
+    "channel_accounts": "created_at",
+    "channel_state_transitions": "transitioned_at",
+    "channel_onboardings": "started_at",
+    "channel_reactivations": "started_at",
+    "channel_orders": "ordered_at",
+    "channel_policy_exceptions": "requested_at",
+    "channel_feedback": "created_at",
+}
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    org_id: int
+    as_of: datetime  # naive UTC
+    days: tuple[date, ...]  # days that got a DAILY row
+    rows: dict[str, int] = field(default_factory=dict)  # totals rows per period type
+    segment_rows: int = 0
+    elapsed_seconds: float = 0.0
+
+
+def read_windows(settings: Settings) -> MetricWindows:
+    """The two windows from the policy pack (a stop-gap until the policy loader is used here)."""
+
+    def param(name: str, key: str) -> int:
+        path = settings.policies_dir / f"{name}.yaml"
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            value = doc["params"][key]
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: cannot read params.{key}: {exc}") from exc
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{path}: params.{key} must be a non-negative integer, got {value!r}")
+        return value
+
+    return MetricWindows(
+        activation_window_days=param("onboarding", "activation_window_days"),
+        reincidence_window_days=param("reactivation", "reincidence_window_days"),
+    )
+
+
+def default_days(yesterday: date, windows: MetricWindows) -> list[date]:
+    days = {
+        yesterday,
+        yesterday - timedelta(days=windows.activation_window_days),
+        yesterday - timedelta(days=windows.reincidence_window_days),
+    }
+    return sorted(days)
+
+
+def source_coverage(conn: Connection, org_id: int, tz: tzinfo) -> tuple[date, date] | None:
+    """First and last local day with any source row (MIN/MAX on the (org_id, time) indexes)."""
+    firsts, lasts = [], []
+    for model in SOURCE_TABLES:
+        t = cast(Table, model.__table__)
+        col = t.c[TIME_COLUMNS[t.name]]
+        lo, hi = conn.execute(
+            select(func.min(col), func.max(col)).where(t.c.org_id == org_id)
+        ).one()
+        if lo is not None:
+            firsts.append(_dt(lo))
+            lasts.append(_dt(hi))
+    if not firsts:
+        return None
+    return local_day_of(min(firsts), tz), local_day_of(max(lasts), tz)
+
+
+def _dt(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True)
+class Batch:
+    days: tuple[date, ...]  # DAILY rows to write
+    periods: tuple[Period, ...]  # every period to write, DAILY included
+
+    @property
+    def first_day(self) -> date:
+        return min(p.period_date for p in self.periods)
+
+    @property
+    def last_day(self) -> date:
+        return max(p.last_day for p in self.periods)
+
+
+def plan_batches(days: list[date], tz: tzinfo, months: int = BATCH_MONTHS) -> list[Batch]:
+    """Group the periods of `days` (and their weeks and months) by consecutive months."""
+    periods = [p for t in PeriodType for p in periods_touching(days, t, tz)]
+    by_month: dict[tuple[int, int], list[Period]] = {}
+    for p in periods:
+        by_month.setdefault((p.period_date.year, p.period_date.month), []).append(p)
+    batches: list[list[tuple[int, int]]] = []
+    for key in sorted(by_month):
+        prev = batches[-1][-1] if batches else None
+        consecutive = prev is not None and (prev[0] * 12 + prev[1] + 1 == key[0] * 12 + key[1])
+        if consecutive and len(batches[-1]) < months:
+            batches[-1].append(key)
+        else:
+            batches.append([key])
+    out = []
+    for keys in batches:
+        ps = sorted(p for k in keys for p in by_month[k])
+        ds = tuple(p.period_date for p in ps if p.period_type is PeriodType.DAILY)
+        out.append(Batch(ds, tuple(ps)))
+    return out
+
+
+def _state_base(
+    source: Connection,
+    target: Connection,
+    org_id: int,
+    first_day: date,
+    tz: tzinfo,
+    first_move: datetime | None,
+) -> dict[tuple[str, str], dict[str, int]]:
+    start = local_midnight_utc(first_day, tz)
+    if first_move is None or first_move >= start:
+        return {}
+    stored = load_state_base(target, org_id, first_day - ONE_DAY)
+    if stored is not None:
+        return stored
+    dist = collect_state_distribution(source, org_id, start)
+    base: dict[tuple[str, str], dict[str, int]] = {}
+    for dim, col in (
+        ("", None),
+        (Dimension.REGION.value, "region"),
+        (Dimension.SEGMENT.value, "segment"),
+    ):
+        keys = ["state"] if col is None else [col, "state"]
+        for key, n in dist.groupby(keys)["accounts"].sum().items():
+            value, state = ("", key) if col is None else key
+            base.setdefault((dim, str(value)), {})[str(state)] = int(n)
+    return base
+
+
+def collect_batch(
+    source: Connection,
+    target: Connection,
+    org_id: int,
+    batch: Batch,
+    tz: tzinfo,
+    windows: MetricWindows,
+    as_of: datetime,
+    first_move: datetime | None,
+) -> list[dict[str, object]]:
+    """Every row (totals and cuts) of the batch's periods, ready for `save_period_rows`."""
+    span = Span(org_id, tuple(uniform_runs(batch.first_day, batch.last_day, tz)), as_of)
+    families = [
+        (collect_onboarding_metrics(source, span, windows), ONBOARDING_MEASURES, Dimension.KIT),
+        (
+            collect_reactivation_metrics(source, span, windows),
+            REACTIVATION_MEASURES,
+            Dimension.STRATEGY,
+        ),
+        (collect_revenue_metrics(source, span, windows), REVENUE_MEASURES, None),
+        (collect_quality_metrics(source, span), QUALITY_MEASURES, None),
+    ]
+    additive = daily_additive(families)
+    base = _state_base(source, target, org_id, batch.first_day, tz, first_move)
+    days = list(iter_days(batch.first_day, batch.last_day))
+    states = daily_states(collect_state_transitions(source, span), base, days)
+    rows = period_rows(additive, states, batch.periods)
+    return [
+        {
+            "period_type": r["period_type"],
+            "period_date": r["period_date"],
+            "dimension": r["dimension"],
+            "dimension_value": r["dimension_value"],
+            **finish(r),
+        }
+        for r in rows.to_dict("records")
+    ]
+
+
+def collect(
+    settings: Settings,
+    org_id: int = 1,
+    start: date | None = None,
+    end: date | None = None,
+    as_of: datetime | None = None,
+    backfill: bool = False,
+    progress: Callable[[int], None] | None = None,
+    windows: MetricWindows | None = None,
+) -> CollectResult:
+    """Collect the DAILY, WEEKLY and MONTHLY rows of the asked days, all or nothing.
+
+    `as_of` (naive UTC, default now) is the moment the data is observed at: later
+    rows are ignored and cohorts younger than their window are censored.
+    `start`/`end` are local days (both default to yesterday); `backfill` asks for
+    every day the source covers. Days not ended at `as_of` get no DAILY row.
+    """
+    began = time.perf_counter()
+    tz = settings.tz
+    as_of = as_of or datetime.now(UTC).replace(tzinfo=None)
+    windows = windows or read_windows(settings)
+    yesterday = local_day_of(as_of, tz) - ONE_DAY
+    if start and end and start > end:
+        raise ValidationError([], f"--from {start} is after --to {end}")
+    target_engine = make_engine(settings.database_url)
+    same = settings.source_url == settings.database_url
+    source_engine = target_engine if same else make_engine(settings.source_url)
+    try:
+        with target_engine.begin() as target:
+            source = target if same else source_engine.connect()
+            try:
+                if backfill:
+                    cover = source_coverage(source, org_id, tz)
+                    days = (
+                        []
+                        if cover is None
+                        else list(iter_days(start or cover[0], min(end or cover[1], yesterday)))
+                    )
+                elif start or end:
+                    days = list(
+                        iter_days(
+                            start or end or yesterday, min(end or start or yesterday, yesterday)
+                        )
+                    )
+                else:
+                    days = default_days(yesterday, windows)
+                result_rows = {t.value: 0 for t in PeriodType}
+                segment_rows = 0
+                first_move = first_transition_at(source, org_id)
+                for batch in plan_batches(days, tz):
+                    rows = collect_batch(
+                        source, target, org_id, batch, tz, windows, as_of, first_move
+                    )
+                    _, n_cuts = save_period_rows(target, org_id, rows)
+                    for r in rows:
+                        if not r["dimension"]:
+                            result_rows[str(r["period_type"])] += 1
+                    segment_rows += n_cuts
+                    if progress:
+                        progress(len(batch.days))
+            finally:
+                if not same:
+                    source.close()
+    finally:
+        target_engine.dispose()
+        if not same:
+            source_engine.dispose()
+    return CollectResult(
+        org_id=org_id,
+        as_of=as_of,
+        days=tuple(days),
+        rows=result_rows,
+        segment_rows=segment_rows,
+        elapsed_seconds=time.perf_counter() - began,
+    )
+
+
+__all__ = ["CollectResult", "collect", "default_days", "plan_batches", "read_windows"]

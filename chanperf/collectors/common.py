@@ -1,0 +1,141 @@
+"""What every collector shares: windows, portable date SQL, and bucketing by local day.
+
+Collectors return daily frames: one row per (local `day`, cut keys) with additive
+measures only (counts, integer cents, integer seconds), so any period's value is
+an exact sum of its days. Money travels as integer cents and discount as
+hundredths of a point because float sums would not re-aggregate exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Integer, cast, func, literal_column
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Select
+
+from chanperf.periods import DayRun
+
+CUT_KEYS = ("region", "segment")
+
+
+@dataclass(frozen=True)
+class MetricWindows:
+    """Policy windows the metrics depend on (onboarding and reactivation policies).
+
+    `revenue_attribution_days` is the 90 days of spec/source-data.md for revenue
+    from new and reactivated accounts; it is a definition of the contract, not a
+    policy parameter, hence the default.
+    """
+
+    activation_window_days: int
+    reincidence_window_days: int
+    revenue_attribution_days: int = 90
+
+
+@dataclass(frozen=True)
+class Span:
+    """Local days [first_day, last_day] split into uniform runs, observed up to `as_of`."""
+
+    org_id: int
+    runs: tuple[DayRun, ...]
+    as_of: datetime  # naive UTC: nothing at or after it is seen
+
+    @property
+    def start(self) -> datetime:
+        return self.runs[0].start
+
+    @property
+    def end(self) -> datetime:
+        return min(self.runs[-1].end, self.as_of)
+
+
+class Dialect:
+    """The few date expressions SQLite and MariaDB spell differently."""
+
+    def __init__(self, name: str) -> None:
+        self.sqlite = name == "sqlite"
+
+    def local_date(self, col: ColumnElement[Any], offset_seconds: int) -> ColumnElement[Any]:
+        if self.sqlite:
+            return func.date(col, literal_column(f"'{offset_seconds:+d} seconds'"))
+        return func.date(func.date_add(col, literal_column(f"INTERVAL {offset_seconds:d} SECOND")))
+
+    def add_days(self, col: ColumnElement[Any], days: int) -> ColumnElement[Any]:
+        if self.sqlite:
+            # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'; %f gives milliseconds, so pad
+            # to six digits or string comparison at equality would be off.
+            shifted = func.strftime("%Y-%m-%d %H:%M:%f", col, literal_column(f"'{days:+d} days'"))
+            return shifted.op("||")(literal_column("'000'"))
+        return func.date_add(col, literal_column(f"INTERVAL {days:d} DAY"))
+
+    def seconds_between(self, a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+        if self.sqlite:
+            return cast(func.round((func.julianday(b) - func.julianday(a)) * 86400), Integer)
+        return func.timestampdiff(literal_column("SECOND"), a, b)
+
+
+BuildQuery = Callable[[Callable[[ColumnElement[Any]], ColumnElement[Any]], DayRun], Select[Any]]
+
+
+def run_by_day(
+    conn: Connection, span: Span, build: BuildQuery, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Run `build` once per uniform run of the span and stack the results.
+
+    `build(bucket, run)` returns a select whose first column is `bucket(time_col)`
+    labelled `day` and which filters `time_col` to [run.start, run.end).
+    """
+    dialect = Dialect(conn.dialect.name)
+    parts: list[list[Any]] = []
+    for raw in span.runs:
+        run = raw.clipped(span.as_of)
+        if run is None:
+            continue
+        parts.extend(list(row) for row in conn.execute(build(_bucket(dialect, run), run)))
+    frame = pd.DataFrame(parts, columns=list(columns))
+    frame["day"] = [_as_date(v) for v in frame["day"]]
+    return frame
+
+
+def _bucket(dialect: Dialect, run: DayRun) -> Callable[[ColumnElement[Any]], ColumnElement[Any]]:
+    """The local-day expression of a run: date(ts + offset), or the day itself for a DST day."""
+    offset = run.offset_seconds
+    if offset is None:
+        day: ColumnElement[Any] = literal_column(f"'{run.first_day.isoformat()}'")
+        return lambda _col: day
+    return lambda col: dialect.local_date(col, offset)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def to_units(value: Any, scale: int = 100) -> int:
+    """A DECIMAL(…,2) sum (Decimal, float on SQLite, or None) as exact integer hundredths."""
+    if value is None or pd.isna(value):
+        return 0
+    return int((Decimal(str(value)) * scale).to_integral_value(ROUND_HALF_UP))
+
+
+def ints(
+    frame: pd.DataFrame, cols: Sequence[str], scale: dict[str, int] | None = None
+) -> pd.DataFrame:
+    """Measures as int64: counts as they are, money columns (in `scale`) as hundredths."""
+    scale = scale or {}
+    out = frame.copy()
+    for col in cols:
+        factor = scale.get(col)
+        if factor:
+            out[col] = [to_units(v, factor) for v in out[col]]
+        out[col] = pd.array([0 if pd.isna(v) else int(v) for v in out[col]], dtype="int64")
+    return out

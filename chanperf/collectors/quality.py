@@ -1,0 +1,94 @@
+"""Quality measures by local day, region and segment: NPS, complaints, policy exceptions.
+
+- nps_responses / nps_promoters (9-10) / nps_detractors (0-6): NPS answers created
+  in the day with a score; nps_score = 100 * (promoters - detractors) / responses.
+- complaints_count: COMPLAINT feedback created in the day.
+- exceptions_requested / exceptions_granted: exceptions requested in the day, and
+  those of them whose decision is GRANTED (the table has no decision time, so a
+  grant counts on its request day). Exceptions without an account count in
+  totals only (NULL region/segment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from chanperf.collectors.common import Span, ints, run_by_day
+from chanperf.enums import ExceptionDecision, FeedbackKind
+from chanperf.models.source import ChannelAccount, ChannelFeedback, ChannelPolicyException
+from chanperf.periods import DayRun
+
+FEEDBACK_MEASURES = ("nps_responses", "nps_promoters", "nps_detractors", "complaints_count")
+EXCEPTION_MEASURES = ("exceptions_requested", "exceptions_granted")
+QUALITY_MEASURES = FEEDBACK_MEASURES + EXCEPTION_MEASURES
+QUALITY_KEYS = ("day", "region", "segment")
+# The NPS definition itself (spec/source-data.md), not a tunable threshold.
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6
+
+
+def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.sum(case((cond, 1), else_=0))
+
+
+def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
+    """One row per (day, region, segment) with QUALITY_MEASURES (int64)."""
+    f = ChannelFeedback.__table__
+    e = ChannelPolicyException.__table__
+    a = ChannelAccount.__table__
+
+    def feedback(bucket: Any, run: DayRun) -> Any:
+        nps = and_(f.c.kind == FeedbackKind.NPS.value, f.c.score.is_not(None))
+        day = bucket(f.c.created_at).label("day")
+        return (
+            select(
+                day,
+                a.c.region,
+                a.c.segment,
+                _flag(nps).label("nps_responses"),
+                _flag(and_(nps, f.c.score >= PROMOTER_MIN)).label("nps_promoters"),
+                _flag(and_(nps, f.c.score <= DETRACTOR_MAX)).label("nps_detractors"),
+                _flag(f.c.kind == FeedbackKind.COMPLAINT.value).label("complaints_count"),
+            )
+            .select_from(
+                f.outerjoin(a, and_(a.c.account_id == f.c.account_id, a.c.org_id == f.c.org_id))
+            )
+            .where(f.c.org_id == span.org_id, f.c.created_at >= run.start, f.c.created_at < run.end)
+            .group_by(day, a.c.region, a.c.segment)
+        )
+
+    def exceptions(bucket: Any, run: DayRun) -> Any:
+        day = bucket(e.c.requested_at).label("day")
+        return (
+            select(
+                day,
+                a.c.region,
+                a.c.segment,
+                func.count().label("exceptions_requested"),
+                _flag(e.c.decision == ExceptionDecision.GRANTED.value).label("exceptions_granted"),
+            )
+            .select_from(
+                e.outerjoin(a, and_(a.c.account_id == e.c.account_id, a.c.org_id == e.c.org_id))
+            )
+            .where(
+                e.c.org_id == span.org_id, e.c.requested_at >= run.start, e.c.requested_at < run.end
+            )
+            .group_by(day, a.c.region, a.c.segment)
+        )
+
+    keys = list(QUALITY_KEYS)
+    first = ints(run_by_day(conn, span, feedback, [*keys, *FEEDBACK_MEASURES]), FEEDBACK_MEASURES)
+    second = ints(
+        run_by_day(conn, span, exceptions, [*keys, *EXCEPTION_MEASURES]), EXCEPTION_MEASURES
+    )
+    return ints(first.merge(second, on=keys, how="outer"), QUALITY_MEASURES)
+
+
+def nps_score(promoters: int, detractors: int, responses: int) -> float | None:
+    """% promoters - % detractors, in points; None without responses."""
+    if responses <= 0:
+        return None
+    return 100.0 * (promoters - detractors) / responses
