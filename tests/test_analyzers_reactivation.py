@@ -1,0 +1,279 @@
+"""Reactivation detectors on a hand-built channel whose counts are worked out below.
+
+as_of 2026-06-30 in America/Sao_Paulo (UTC-3): the data end at 2026-07-01 03:00
+UTC; the 180-day lookback starts 2026-01-02 03:00 UTC. With a 90-day reincidence
+window a win is matured iff resolved_at <= 2026-04-02 03:00. Each attempt has its
+own account; R0 = 2026-02-01 12:00, attempts start 10 days before they resolve.
+Policy: cap 10 %, tolerance 0.05, max reincidence 0.25; bucket edges [5, 8].
+
+ code  seg reg strategy disc  status resolved  relapse transition        relapsed
+ L1    S1  R1  A        0     WON    R0        STALLED +30 d             yes
+ L2    S1  R1  A        5     WON    R0        STALLED +91 d (too late)  no
+ L3    S1  R1  A        3     WON    R0        STALLED -10 d (before)    no
+ L4    S1  R1  A        2     WON    R0        AT_RISK +10 d (not one)   no
+ L5-10 S2  R2  B        0     WON    R0        -                         no
+ M1-4  S1  R2  B        6,7,8,8 WON  R0        STALLED +20 d             yes
+ H1    S1  R1  A        9     WON    R0        CHURNED +90 d (edge)      yes
+ H2    S1  R1  A        12    WON    R0        STALLED +1 d              yes
+ H3    S2  R2  A        10    WON    R0        STALLED +60 d             yes
+ H4    S2  R2  A        8.01  WON    R0        -                         no
+ Y1    S1  R1  A        15    WON    05-01     STALLED +5 d              censored
+ X1    S1  R1  A        0     LOST   R0
+ X2    S2  R2  B        0     LOST   R0
+ P1    S1  R1  A        20    PENDING, started 06-20
+ C1    S1  R1  A        10    PENDING, started 06-10
+ C2    S1  R1  A        15    PENDING, started 01-02 02:59 UTC (before the lookback)
+ C3    S1  R1  A        10.5  PENDING, started 01-02 03:00 UTC (first instant)
+ O1    S1  R1  A        20    WON    2025-12-15 (before the lookback)
+ G1    org 2, WON at R0 with a relapse (other org)
+
+Matured wins: <=5: L1-10 (10, relapsed 1); (5,8]: M1-4 (4, relapsed 4); >8: H1-4 (4, relapsed 3).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from scipy import stats as sps
+from sqlalchemy import Engine, insert
+
+from chanperf.analyzers.cohorts import DAYS_PER_MONTH
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
+from chanperf.analyzers.reactivation import (
+    analyze_strategy_effectiveness,
+    detect_compliance_drift,
+    detect_discount_patterns,
+    detect_reincidence_patterns,
+)
+from chanperf.findings import (
+    DiscountComplianceDrift,
+    DiscountReincidence,
+    ReincidenceAboveMax,
+    StrategyEffectiveness,
+)
+from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
+from chanperf.policies import load_policies
+from chanperf.settings import REPO_ROOT
+from chanperf.stats import compare_proportions
+
+AS_OF = date(2026, 6, 30)
+R0 = datetime(2026, 2, 1, 12, 0)
+
+
+def _context() -> AnalysisContext:
+    policies = load_policies(REPO_ROOT / "policies").with_params(
+        {
+            "reactivation.max_discount_pct": 10,
+            "reactivation.discount_tolerance_rate": 0.05,
+            "reactivation.max_reincidence_rate": 0.25,
+            "reactivation.reincidence_window_days": 90,
+        }
+    )
+    config = AnalysisConfig(lookback_days=180, discount_bucket_edges_pct=(5.0, 8.0))
+    return AnalysisContext(org_id=1, as_of=AS_OF, policies=policies, config=config)
+
+
+# (seg, region, strategy, discount, cost, status, resolved, started, transitions, org)
+Spec = tuple[
+    str, str, str, float, float, str, datetime | None, datetime | None, list[tuple[float, str]], int
+]
+
+
+def _spec(seg: str, region: str, strategy: str, discount: float, status: str = "WON",
+          resolved: datetime | None = R0, started: datetime | None = None,
+          transitions: list[tuple[float, str]] | None = None, cost: float = 100.0,
+          org: int = 1) -> Spec:  # fmt: skip
+    return (
+        seg,
+        region,
+        strategy,
+        discount,
+        cost,
+        status,
+        resolved,
+        started,
+        transitions or [],
+        org,
+    )
+
+
+SPECS: list[Spec] = [
+    _spec("S1", "R1", "A", 0, transitions=[(30, "STALLED")]),
+    _spec("S1", "R1", "A", 5, transitions=[(91, "STALLED")]),
+    _spec("S1", "R1", "A", 3, transitions=[(-10, "STALLED")]),
+    _spec("S1", "R1", "A", 2, transitions=[(10, "AT_RISK")]),
+    *[_spec("S2", "R2", "B", 0) for _ in range(6)],
+    *[_spec("S1", "R2", "B", d, transitions=[(20, "STALLED")]) for d in (6, 7, 8, 8)],
+    _spec("S1", "R1", "A", 9, cost=200, transitions=[(90, "CHURNED")]),
+    _spec("S1", "R1", "A", 12, cost=200, transitions=[(1, "STALLED")]),
+    _spec("S2", "R2", "A", 10, cost=200, transitions=[(60, "STALLED")]),
+    _spec("S2", "R2", "A", 8.01, cost=200),
+    _spec("S1", "R1", "A", 15, resolved=datetime(2026, 5, 1, 12), transitions=[(5, "STALLED")]),
+    _spec("S1", "R1", "A", 0, status="LOST"),
+    _spec("S2", "R2", "B", 0, status="LOST"),
+    _spec("S1", "R1", "A", 20, status="PENDING", resolved=None, started=datetime(2026, 6, 20)),
+    _spec("S1", "R1", "A", 10, status="PENDING", resolved=None, started=datetime(2026, 6, 10)),
+    _spec("S1", "R1", "A", 15, "PENDING", None, datetime(2026, 1, 2, 2, 59)),
+    _spec("S1", "R1", "A", 10.5, "PENDING", None, datetime(2026, 1, 2, 3, 0)),
+    _spec("S1", "R1", "A", 20, resolved=datetime(2025, 12, 15)),
+    _spec("S1", "R1", "A", 0, transitions=[(10, "STALLED")], org=2),
+]
+
+
+@pytest.fixture
+def channel(engine: Engine) -> Engine:
+    accounts, attempts, transitions = [], [], []
+    for account, (
+        seg,
+        region,
+        strategy,
+        discount,
+        cost,
+        status,
+        resolved,
+        started,
+        moves,
+        org,
+    ) in enumerate(SPECS, start=1):
+        accounts.append(
+            {"org_id": org, "account_id": account, "region": region, "segment": seg,
+             "created_at": datetime(2025, 1, 1), "state": "ACTIVE"}
+        )  # fmt: skip
+        start = started or (resolved - timedelta(days=10) if resolved else None)
+        attempts.append(
+            {"org_id": org, "account_id": account, "strategy": strategy, "discount_pct": discount,
+             "cost": cost, "started_at": start, "status": status, "resolved_at": resolved}
+        )  # fmt: skip
+        for offset, state in moves:
+            assert resolved is not None
+            transitions.append(
+                {"org_id": org, "account_id": account, "from_state": "ACTIVE", "to_state": state,
+                 "transitioned_at": resolved + timedelta(days=offset)}
+            )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(ChannelAccount.__table__), accounts)
+        conn.execute(insert(ChannelReactivation.__table__), attempts)
+        conn.execute(insert(ChannelStateTransition.__table__), transitions)
+    return engine
+
+
+def test_discount_reincidence_high_bucket_vs_low_bucket(channel: Engine) -> None:
+    with channel.connect() as conn:
+        findings = detect_discount_patterns(conn, _context())
+    assert len(findings) == 1
+    f = findings[0]
+    assert isinstance(f, DiscountReincidence)
+    # a = <= 5 %: 1 of 10 relapsed (L2 too late, L3 before, L4 not a relapse state, Y1 censored).
+    # b = > 8 %: H1 (CHURNED at exactly +90 d), H2, H3 of 4.
+    assert (f.n_a, f.n_b, f.n) == (10, 4, 14)
+    assert f.rate_a == pytest.approx(0.1) and f.rate_b == pytest.approx(0.75)
+    assert f.effect == pytest.approx(0.65) and f.relative_effect == pytest.approx(6.5)
+    ref = compare_proportions(3, 4, 1, 10)
+    assert f.p_value == pytest.approx(ref.p_value)
+    assert (f.ci_low, f.ci_high) == (pytest.approx(ref.ci_low), pytest.approx(ref.ci_high))
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (8.0, 5.0)
+    assert (f.policy, f.parameter, f.policy_value, f.current_max_discount_pct) == (
+        "reactivation", "max_discount_pct", 10.0, 10.0
+    )  # fmt: skip
+    # (5, 8]: 4 of 4 relapse; its Newcombe interval against 1 of 10 lies above zero,
+    # so the cap cannot be raised past the lowest edge.
+    assert compare_proportions(4, 4, 1, 10).ci_low > 0
+    assert f.suggested_max_discount_pct == 5.0
+    assert f.extra["reincidence_5_to_8"] == pytest.approx(1.0) and f.extra["n_5_to_8"] == 4
+    assert f.extra["n_le_5"] == 10 and f.extra["n_gt_8"] == 4
+    # Matured wins resolve in [01-02 03:00, 04-02 03:00]: 90 days = 2.957 months;
+    # 4 high wins / month-span x 0.65 extra relapse x mean cost 200.
+    months = 90 / DAYS_PER_MONTH
+    assert f.cost_difference == pytest.approx(round(4 / months * 0.65 * 200, 2))
+    assert f.p_value_adj is None
+
+
+def test_suggested_cap_rises_while_buckets_are_not_worse(channel: Engine) -> None:
+    ctx = _context()
+    with channel.connect() as conn:
+        wide = detect_discount_patterns(conn, AnalysisContext(
+            org_id=1, as_of=AS_OF, policies=ctx.policies,
+            config=AnalysisConfig(lookback_days=180, discount_bucket_edges_pct=(8.0,)),
+        ))  # fmt: skip
+    # One edge at 8: a = <= 8 (L1-10, M1-4: 14, relapsed 5), b = > 8 (H1-4: 4, relapsed 3);
+    # 3/4 vs 5/14 is not significantly worse, so the suggestion is the current cap.
+    (f,) = wide
+    assert isinstance(f, DiscountReincidence)
+    assert (f.n_a, f.n_b) == (14, 4)
+    assert f.rate_a == pytest.approx(5 / 14)
+    assert compare_proportions(3, 4, 5, 14).ci_low <= 0
+    assert f.suggested_max_discount_pct == 10.0
+
+
+def test_strategy_effectiveness_per_segment(channel: Engine) -> None:
+    with channel.connect() as conn:
+        findings = analyze_strategy_effectiveness(conn, _context())
+    by_segment = {f.segment: f for f in findings if isinstance(f, StrategyEffectiveness)}
+    assert len(by_segment) == len(findings)
+    assert set(by_segment) == {"S1", "S2"}
+    # S1 resolved: A = L1-4, H1, H2, Y1, X1 (8, won 7) - the most used; B = M1-4 (4, won 4).
+    s1 = by_segment["S1"]
+    assert (s1.current_strategy, s1.better_strategy) == ("A", "B")
+    assert (s1.n_a, s1.n_b) == (8, 4)
+    assert s1.rate_a == pytest.approx(7 / 8) and s1.rate_b == pytest.approx(1.0)
+    assert s1.effect == pytest.approx(1 / 8)
+    # Reincidence of matured wins: A 3 of 6 (L1, H1, H2; Y1 censored), B 4 of 4.
+    assert s1.reincidence_a == pytest.approx(0.5) and s1.reincidence_b == pytest.approx(1.0)
+    assert s1.extra["matured_a"] == 6 and s1.extra["relapsed_b"] == 4
+    assert s1.filters == {"segment": "S1"}
+    # S2 resolved: B = L5-10, X2 (7, won 6) - the most used; A = H3, H4 (2, won 2).
+    s2 = by_segment["S2"]
+    assert (s2.current_strategy, s2.better_strategy, s2.n_a, s2.n_b) == ("B", "A", 7, 2)
+    assert s2.rate_a == pytest.approx(6 / 7)
+    assert s2.reincidence_a == pytest.approx(0.0) and s2.reincidence_b == pytest.approx(0.5)
+    assert s2.p_value == pytest.approx(compare_proportions(2, 2, 6, 7).p_value)
+
+
+def test_reincidence_against_policy_max_per_segment_and_region(channel: Engine) -> None:
+    with channel.connect() as conn:
+        findings = detect_reincidence_patterns(conn, _context())
+    assert all(isinstance(f, ReincidenceAboveMax) for f in findings)
+    got = {
+        (f.dimension, f.filters[f.dimension]): f
+        for f in findings
+        if isinstance(f, ReincidenceAboveMax)
+    }
+    # Matured wins: S1 = L1-4, M1-4, H1, H2 (10, relapsed 7); S2 = L5-10, H3, H4 (8, relapsed 1);
+    # R1 = L1-4, H1, H2 (6, relapsed 3); R2 = L5-10, M1-4, H3, H4 (12, relapsed 5).
+    expected = {("segment", "S1"): (7, 10), ("segment", "S2"): (1, 8),
+                ("region", "R1"): (3, 6), ("region", "R2"): (5, 12)}  # fmt: skip
+    assert set(got) == set(expected)
+    for key, (x, n) in expected.items():
+        f = got[key]
+        assert (f.n_b, f.rate_b) == (n, pytest.approx(x / n)), key
+        assert f.effect == pytest.approx(x / n - 0.25)
+        assert f.p_value == pytest.approx(sps.binomtest(x, n, 0.25, alternative="greater").pvalue)
+        assert (f.parameter, f.policy_value, f.max_rate) == ("max_reincidence_rate", 0.25, 0.25)
+        assert f.group == key[1]
+    assert got[("segment", "S1")].segment == "S1" and got[("segment", "S1")].region is None
+    assert got[("region", "R2")].region == "R2" and got[("region", "R2")].segment is None
+
+
+def test_compliance_drift_counts_attempts_started_in_the_lookback(channel: Engine) -> None:
+    with channel.connect() as conn:
+        findings = detect_compliance_drift(conn, _context())
+    (f,) = findings
+    assert isinstance(f, DiscountComplianceDrift)
+    # Started in [01-02 03:00, 07-01 03:00): L1-10, M1-4, H1-4, Y1, X1, X2, P1, C1, C3 = 24
+    # (C2 a minute early, O1 and G1 out). Over 10 %: H2 12, Y1 15, P1 20, C3 10.5 = 4
+    # (H3 and C1 at exactly 10 are not over).
+    assert (f.n, f.over_cap_count) == (24, 4)
+    assert f.rate_b == pytest.approx(4 / 24) and f.effect == pytest.approx(4 / 24 - 0.05)
+    assert f.p_value == pytest.approx(sps.binomtest(4, 24, 0.05, alternative="greater").pvalue)
+    assert (f.tolerance, f.max_discount_pct, f.parameter) == (0.05, 10.0, "discount_tolerance_rate")
+    assert f.extra["mean_discount_over_cap"] == pytest.approx((12 + 15 + 20 + 10.5) / 4)
+
+
+def test_empty_channel_gives_no_findings(engine: Engine) -> None:
+    ctx = _context()
+    with engine.connect() as conn:
+        assert detect_discount_patterns(conn, ctx) == []
+        assert analyze_strategy_effectiveness(conn, ctx) == []
+        assert detect_reincidence_patterns(conn, ctx) == []
+        assert detect_compliance_drift(conn, ctx) == []
