@@ -134,6 +134,40 @@ def analyze(settings: Settings, as_of: date | None, org_id: int, no_collect: boo
         click.echo(f"  {rule_id}: {n}")
 
 
+@main.command("collect")
+@click.option(
+    "--from", "start", callback=_parse_date, default=None, help="First local day (YYYY-MM-DD)."
+)
+@click.option(
+    "--to", "end", callback=_parse_date, default=None, help="Last local day (YYYY-MM-DD)."
+)
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.option("--backfill", is_flag=True, help="Every day the source tables cover.")
+@click.pass_obj
+@handle_errors
+def collect_command(
+    settings: Settings, start: date | None, end: date | None, org_id: int, backfill: bool
+) -> None:
+    """Compute daily, weekly and monthly metrics (default: yesterday, its week and month)."""
+    from chanperf.collect import collect_with_progressbar
+
+    if start and end and start > end:
+        raise click.BadParameter(f"--from {start} is after --to {end}", param_hint="--from")
+    r = collect_with_progressbar(settings, org_id, start, end, backfill)
+    contiguous = bool(r.days) and (r.days[-1] - r.days[0]).days + 1 == len(r.days)
+    if not r.days:
+        days = "no complete day"
+    elif contiguous:
+        days = f"{r.days[0]}..{r.days[-1]} ({len(r.days)} days)"
+    else:
+        days = ", ".join(str(d) for d in r.days)
+    rows = ", ".join(f"{n} {t.lower()}" for t, n in r.rows.items())
+    click.echo(
+        f"org {r.org_id}: {days}: {rows} rows, {r.segment_rows} segment rows "
+        f"in {r.elapsed_seconds:.1f}s"
+    )
+
+
 @main.command()
 @click.argument("table")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))

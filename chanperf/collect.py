@@ -14,11 +14,12 @@ the cost follows the days collected, not the history kept.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import cast
+from typing import Any, cast
 
 import yaml
 from sqlalchemy import Connection, Table, func, select
@@ -232,7 +233,7 @@ def collect(
     end: date | None = None,
     as_of: datetime | None = None,
     backfill: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     windows: MetricWindows | None = None,
 ) -> CollectResult:
     """Collect the DAILY, WEEKLY and MONTHLY rows of the asked days, all or nothing.
@@ -275,6 +276,7 @@ def collect(
                 segment_rows = 0
                 first_move = first_transition_at(source, org_id)
                 for batch in plan_batches(days, tz):
+                    # progress(days done in this batch, days in the whole run)
                     rows = collect_batch(
                         source, target, org_id, batch, tz, windows, as_of, first_move
                     )
@@ -284,7 +286,7 @@ def collect(
                             result_rows[str(r["period_type"])] += 1
                     segment_rows += n_cuts
                     if progress:
-                        progress(len(batch.days))
+                        progress(len(batch.days), len(days))
             finally:
                 if not same:
                     source.close()
@@ -302,4 +304,33 @@ def collect(
     )
 
 
-__all__ = ["CollectResult", "collect", "default_days", "plan_batches", "read_windows"]
+def collect_with_progressbar(
+    settings: Settings, org_id: int, start: date | None, end: date | None, backfill: bool
+) -> CollectResult:
+    """`collect` with a click progress bar on stderr (shown once there is more than one batch)."""
+    import click
+
+    bar: Any = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="collecting days", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done)
+
+    try:
+        return collect(settings, org_id, start, end, backfill=backfill, progress=advance)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+__all__ = [
+    "CollectResult",
+    "collect",
+    "collect_with_progressbar",
+    "default_days",
+    "plan_batches",
+    "read_windows",
+]

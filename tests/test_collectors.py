@@ -543,7 +543,7 @@ def test_daily_rows_sum_to_the_monthly_row(engine: Engine) -> None:
 def test_backfill_covers_the_source_and_matches_ranged_collect(engine: Engine) -> None:
     synthetic_channel(engine, seed=5, accounts=30)
     ticks: list[int] = []
-    result = _collect(engine, None, None, backfill=True, progress=ticks.append)  # type: ignore[arg-type]
+    result = _collect(engine, None, None, backfill=True, progress=lambda n, _total: ticks.append(n))
     assert result.days[0] <= date(2025, 11, 3) and result.days[-1] == date(2026, 3, 19)
     assert sum(ticks) == len(result.days)
     backfilled = _stored(engine)
