@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,13 @@ def load_rule_tests(folder: Path | str) -> list[RuleTest]:
                 except ValueError as exc:
                     problems.append(doc.problem(at, str(exc)))
             tests.append(
-                RuleTest(doc.path, raw["name"], tuple(findings), raw.get("params", {}), tuple(raw["expect"]))
+                RuleTest(
+                    doc.path,
+                    raw["name"],
+                    tuple(findings),
+                    raw.get("params", {}),
+                    tuple(raw["expect"]),
+                )
             )
     if problems:
         raise ValidationError(problems, summary=f"{len(problems)} problem(s) in rule tests")
@@ -95,7 +102,10 @@ def _key(draft: InsightDraft, finding_index: int) -> tuple[str, int, str]:
 
 
 def run_rule_test(
-    test: RuleTest, rules: Sequence[Rule], policy_set: PolicySet, backends: Sequence[Backend] = ("durable", "pure")
+    test: RuleTest,
+    rules: Sequence[Rule],
+    policy_set: PolicySet,
+    backends: Sequence[Backend] = ("durable", "pure"),
 ) -> TestResult:
     try:
         policies = policy_set.with_params(test.params) if test.params else policy_set
@@ -107,7 +117,10 @@ def run_rule_test(
         results[backend] = (matches, build_insight_drafts(matches))
     first_matches, drafts = results[backends[0]]
     failures = []
-    keys = {b: [(m.rule.id, m.finding_index, str(m.severity)) for m in ms] for b, (ms, _d) in results.items()}
+    keys = {
+        b: [(m.rule.id, m.finding_index, str(m.severity)) for m in ms]
+        for b, (ms, _d) in results.items()
+    }
     if any(k != keys[backends[0]] for k in keys.values()):
         failures.append(f"backends disagree: {keys}")
     got = {(m.rule.id, m.finding_index): d for m, d in zip(first_matches, drafts, strict=True)}
@@ -128,12 +141,17 @@ def _compare(draft: InsightDraft, expected: Mapping[str, Any]) -> list[str]:
             continue
         if name == "proposal":
             p = draft.proposal
-            have: Any = None if p is None else {"policy": p.policy, "parameter": p.parameter, "value": p.value}
+            have: Any = (
+                None
+                if p is None
+                else {"policy": p.policy, "parameter": p.parameter, "value": p.value}
+            )
             if want is not None and have is not None:
                 have = {k: have[k] for k in want}
         else:
             have = getattr(draft, name)
             have = dict(have) if isinstance(have, Mapping) else have
+            have = have.value if isinstance(have, Enum) else have
         if have != want:
             out.append(f"{draft.rule_id}: {name} is {have!r}, expected {want!r}")
     return out
