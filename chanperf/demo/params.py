@@ -41,7 +41,11 @@ class Param:
 
 _PARAMS = (
     Param(
-        "account_weight", ACCOUNT, 0, None, "relative weight of new accounts (by region or segment)"
+        "account_weight",
+        ACCOUNT,
+        0,
+        None,
+        "weight of new accounts (replaces the region's or segment's)",
     ),
     Param("activation_window_days", frozenset(), 1, None, "the onboarding policy's window (days)"),
     Param(
@@ -60,7 +64,9 @@ _PARAMS = (
     Param("reactivation_attempt_rate", LIFECYCLE, 0, 1, "P(a stalled account gets an attempt)"),
     Param("stalled_days_min", LIFECYCLE, 1, None, "shortest stay in STALLED before churn"),
     Param("stalled_days_max", LIFECYCLE, 1, None, "longest stay in STALLED before churn"),
-    Param("strategy_weight", REACTIVATION, 0, None, "factor on a strategy's share of attempts"),
+    Param(
+        "strategy_weight", REACTIVATION, 0, None, "weight of a strategy (replaces the declared one)"
+    ),
     Param("discount_buckets", REACTIVATION, 0, None, "discount mix of a strategy"),
     Param("resolve_days_max", REACTIVATION, 1, None, "longest time to resolve an attempt"),
     Param("win_rate", RESOLUTION, 0, 1, "P(attempt WON)"),
