@@ -23,6 +23,9 @@ from chanperf.yaml_source import YamlDocument, read_yaml, schema_problems
 
 RULE_SCHEMA = "rule.v1.json"
 COMPARISONS = ("gt", "gte", "lt", "lte", "eq", "neq")
+# durable_rules cannot read numbers it would get in exponent notation; facts are
+# clamped to this range (rules_engine), so thresholds must lie inside it.
+NUMBER_MIN, NUMBER_MAX = 1e-4, 1e15
 Literal_ = str | int | float | bool
 
 
@@ -260,6 +263,8 @@ class _RuleChecker:
             self.error(rel, f"'{op}' compares numbers, field is {ftype.__name__}")
         elif numeric and (isinstance(value, bool) or not isinstance(value, int | float)):
             self.error(rel, f"field is a number, {value!r} is not")
+        elif numeric and value != 0 and not (NUMBER_MIN <= abs(value) < NUMBER_MAX):
+            self.error(rel, f"{value!r} is outside the numbers rules may use (0 or 0.0001 to 1e15)")
         elif ftype is str and not isinstance(value, str):
             self.error(rel, f"field is text, {value!r} is not: quote it")
         elif ftype is bool and not isinstance(value, bool):

@@ -20,16 +20,20 @@ Where `durable` cannot be imported the pure evaluator (rule_eval) is used, with 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from enum import Enum
 from typing import Any, Literal
 
 from chanperf.enums import Severity
 from chanperf.errors import ChanperfError
-from chanperf.findings import Finding, to_fact
+from chanperf.findings import Finding
 from chanperf.policies import PolicySet
 from chanperf.rule_compiler import CompiledRules, compile_rules
 from chanperf.rule_eval import Predicate, compile_predicate, rule_predicate
@@ -61,13 +65,53 @@ class Match:
     policy_set: PolicySet
 
 
+# durable's JSON reader rejects numbers in exponent notation (error 204), and Python
+# writes floats below 1e-4 or from 1e16 that way (p-values of 1e-10 are common). Facts
+# carry such numbers clamped to the nearest magnitude durable reads; rules may only use
+# thresholds inside that range (checked when rules load), so no comparison changes.
+DURABLE_MIN_MAGNITUDE = 1e-4
+DURABLE_MAX_MAGNITUDE = 1e15
+
+
+def _fact_value(value: Any) -> Any:
+    if isinstance(value, float) and value != 0:
+        if math.isnan(value):
+            return None
+        magnitude = min(max(abs(value), DURABLE_MIN_MAGNITUDE), DURABLE_MAX_MAGNITUDE)
+        return math.copysign(magnitude, value)
+    return value
+
+
 def engine_fact(finding: Finding) -> dict[str, Any]:
-    """The finding as a durable fact: scalars only, None left out (so `$ex` means "has a value")."""
-    return {
-        k: v
-        for k, v in to_fact(finding).items()
-        if v is not None and isinstance(v, str | int | float | bool)
-    }
+    """The finding as a fact for both backends: scalars only, None/NaN left out, numbers clamped.
+
+    Same values as to_fact, built directly: this runs once per finding on the hot path.
+    """
+    fact: dict[str, Any] = {"kind": finding.kind}
+    for name in _field_names(type(finding)):
+        value = getattr(finding, name)
+        kind = type(value)
+        if kind is float:
+            value = _fact_value(value)
+        elif kind is date:
+            value = value.isoformat()
+        elif kind not in (str, int, bool):
+            if not isinstance(value, str | int | float):  # subclasses such as StrEnum pass
+                continue
+            value = _fact_value(value.value if isinstance(value, Enum) else value)
+        if value is not None:
+            fact[name] = value
+    return fact
+
+
+_FIELD_NAMES: dict[type[Finding], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Finding]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 # ---- durable backend ---------------------------------------------------------------
@@ -210,12 +254,27 @@ def run_compiled(
     return [sorted(set(ids), key=order.__getitem__) for ids in _run_durable(compiled, facts)]
 
 
+_severity_cache: dict[str, dict[str, list[tuple[Severity, Predicate]]]] = {}
+
+
 def severity_of(compiled: CompiledRules, rule_id: str, fact: Mapping[str, Any]) -> Severity:
-    ladder = compiled.severity[rule_id]
-    for step in ladder["ladder"]:
-        if compile_predicate(step["when"])(fact):
-            return Severity(step["level"])
-    return Severity(ladder["default"])
+    """First ladder step whose condition holds (pure evaluator), else the rule's default."""
+    ladders = _severity_cache.get(compiled.name)
+    if ladders is None:
+        if len(_severity_cache) >= 32:
+            _severity_cache.clear()
+        ladders = {
+            rid: [
+                (Severity(step["level"]), compile_predicate(step["when"]))
+                for step in spec["ladder"]
+            ]
+            for rid, spec in compiled.severity.items()
+        }
+        _severity_cache[compiled.name] = ladders
+    for level, holds in ladders[rule_id]:
+        if holds(fact):
+            return level
+    return Severity(compiled.severity[rule_id]["default"])
 
 
 def evaluate(

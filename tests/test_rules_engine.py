@@ -175,3 +175,16 @@ def test_durable_and_pure_agree_on_every_rule_test(policy_set: PolicySet) -> Non
     for test in tests:
         result = run_rule_test(test, rules, policy_set, backends=("durable", "pure"))
         assert result.passed, (test.name, result.failures)
+
+
+@pytest.mark.parametrize("backend", ["durable", "pure"])
+def test_tiny_and_huge_numbers_reach_durable(
+    policy_set: PolicySet, backend: rules_engine.Backend
+) -> None:
+    # durable cannot read 1e-10 (exponent notation, error 204): facts are clamped.
+    rules = load_rules(REPO_ROOT / "rules", policy_set)
+    finding = _failure(p=1e-10)
+    assert rules_engine.engine_fact(finding)["p_value_adj"] == 1e-4
+    matches = rules_engine.evaluate(rules, policy_set, [finding], backend=backend)
+    assert [m.rule.id for m in matches] == ["region_failure_above_channel"]
+    assert build_insight_drafts(matches)[0].evidence["p_value_adj"] == 1e-10
