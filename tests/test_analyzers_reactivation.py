@@ -1,9 +1,11 @@
 """Reactivation detectors on a hand-built channel whose counts are worked out below.
 
 as_of 2026-06-30 in America/Sao_Paulo (UTC-3): the data end at 2026-07-01 03:00
-UTC; the 180-day lookback starts 2026-01-02 03:00 UTC. With a 90-day reincidence
-window a win is matured iff resolved_at <= 2026-04-02 03:00. Each attempt has its
-own account; R0 = 2026-02-01 12:00, attempts start 10 days before they resolve.
+UTC; the 180-day lookback starts 2026-01-02 03:00 UTC. Win rates count attempts
+resolved in the lookback. With a 90-day reincidence window, reincidence counts the
+wins whose window closed in the lookback: resolved in [2025-10-04 03:00,
+2026-04-02 03:00]. Each attempt has its own account; R0 = 2026-02-01 12:00,
+attempts start 10 days before they resolve.
 Policy: cap 10 %, tolerance 0.05, max reincidence 0.25; bucket edges [5, 8].
 
  code  seg reg strategy disc  status resolved  relapse transition        relapsed
@@ -18,16 +20,17 @@ Policy: cap 10 %, tolerance 0.05, max reincidence 0.25; bucket edges [5, 8].
  H3    S2  R2  A        10    WON    R0        STALLED +60 d             yes
  H4    S2  R2  A        8.01  WON    R0        -                         no
  Y1    S1  R1  A        15    WON    05-01     STALLED +5 d              censored
+ E1    S2  R2  B        0     WON    2025-11-01 STALLED +30 d (12-01)    yes (reincidence only)
  X1    S1  R1  A        0     LOST   R0
  X2    S2  R2  B        0     LOST   R0
  P1    S1  R1  A        20    PENDING, started 06-20
  C1    S1  R1  A        10    PENDING, started 06-10
  C2    S1  R1  A        15    PENDING, started 01-02 02:59 UTC (before the lookback)
  C3    S1  R1  A        10.5  PENDING, started 01-02 03:00 UTC (first instant)
- O1    S1  R1  A        20    WON    2025-12-15 (before the lookback)
+ O1    S1  R1  A        20    WON    2025-09-15 (before the reincidence cohort)
  G1    org 2, WON at R0 with a relapse (other org)
 
-Matured wins: <=5: L1-10 (10, relapsed 1); (5,8]: M1-4 (4, relapsed 4); >8: H1-4 (4, relapsed 3).
+Matured wins: <=5: L1-10, E1 (11, relapsed 2); (5,8]: M1-4 (4, relapsed 4); >8: H1-4 (4, relapsed 3).
 """
 
 from __future__ import annotations
@@ -110,13 +113,14 @@ SPECS: list[Spec] = [
     _spec("S2", "R2", "A", 10, cost=200, transitions=[(60, "STALLED")]),
     _spec("S2", "R2", "A", 8.01, cost=200),
     _spec("S1", "R1", "A", 15, resolved=datetime(2026, 5, 1, 12), transitions=[(5, "STALLED")]),
+    _spec("S2", "R2", "B", 0, resolved=datetime(2025, 11, 1, 12), transitions=[(30, "STALLED")]),
     _spec("S1", "R1", "A", 0, status="LOST"),
     _spec("S2", "R2", "B", 0, status="LOST"),
     _spec("S1", "R1", "A", 20, status="PENDING", resolved=None, started=datetime(2026, 6, 20)),
     _spec("S1", "R1", "A", 10, status="PENDING", resolved=None, started=datetime(2026, 6, 10)),
     _spec("S1", "R1", "A", 15, "PENDING", None, datetime(2026, 1, 2, 2, 59)),
     _spec("S1", "R1", "A", 10.5, "PENDING", None, datetime(2026, 1, 2, 3, 0)),
-    _spec("S1", "R1", "A", 20, resolved=datetime(2025, 12, 15)),
+    _spec("S1", "R1", "A", 20, resolved=datetime(2025, 9, 15)),
     _spec("S1", "R1", "A", 0, transitions=[(10, "STALLED")], org=2),
 ]
 
@@ -164,46 +168,61 @@ def test_discount_reincidence_high_bucket_vs_low_bucket(channel: Engine) -> None
     assert len(findings) == 1
     f = findings[0]
     assert isinstance(f, DiscountReincidence)
-    # a = <= 5 %: 1 of 10 relapsed (L2 too late, L3 before, L4 not a relapse state, Y1 censored).
+    # a = <= 5 %: L1 and E1 of 11 relapsed (L2 too late, L3 before, L4 not a relapse
+    # state; Y1 censored, O1 resolved before the cohort).
     # b = > 8 %: H1 (CHURNED at exactly +90 d), H2, H3 of 4.
-    assert (f.n_a, f.n_b, f.n) == (10, 4, 14)
-    assert f.rate_a == pytest.approx(0.1) and f.rate_b == pytest.approx(0.75)
-    assert f.effect == pytest.approx(0.65) and f.relative_effect == pytest.approx(6.5)
-    ref = compare_proportions(3, 4, 1, 10)
+    assert (f.n_a, f.n_b, f.n) == (11, 4, 15)
+    assert f.rate_a == pytest.approx(2 / 11) and f.rate_b == pytest.approx(0.75)
+    assert f.effect == pytest.approx(0.75 - 2 / 11)
+    assert f.relative_effect == pytest.approx((0.75 - 2 / 11) / (2 / 11))
+    ref = compare_proportions(3, 4, 2, 11)
     assert f.p_value == pytest.approx(ref.p_value)
     assert (f.ci_low, f.ci_high) == (pytest.approx(ref.ci_low), pytest.approx(ref.ci_high))
     assert (f.high_threshold_pct, f.low_threshold_pct) == (8.0, 5.0)
     assert (f.policy, f.parameter, f.policy_value, f.current_max_discount_pct) == (
         "reactivation", "max_discount_pct", 10.0, 10.0
     )  # fmt: skip
-    # (5, 8]: 4 of 4 relapse; its Newcombe interval against 1 of 10 lies above zero,
-    # so the cap cannot be raised past the lowest edge.
-    assert compare_proportions(4, 4, 1, 10).ci_low > 0
+    # (5, 8]: 4 of 4 relapse, more than 2 of 11: the cap cannot rise past the lowest edge.
     assert f.suggested_max_discount_pct == 5.0
     assert f.extra["reincidence_5_to_8"] == pytest.approx(1.0) and f.extra["n_5_to_8"] == 4
-    assert f.extra["n_le_5"] == 10 and f.extra["n_gt_8"] == 4
-    # Matured wins resolve in [01-02 03:00, 04-02 03:00]: 90 days = 2.957 months;
-    # 4 high wins / month-span x 0.65 extra relapse x mean cost 200.
-    months = 90 / DAYS_PER_MONTH
-    assert f.cost_difference == pytest.approx(round(4 / months * 0.65 * 200, 2))
+    assert f.extra["n_le_5"] == 11 and f.extra["n_gt_8"] == 4
+    assert (f.extra["wins_resolved_from"], f.extra["wins_resolved_to"]) == (
+        "2025-10-04",
+        "2026-04-01",
+    )
+    # Matured wins resolve over a span as long as the lookback (180 days):
+    # 4 high wins per 180 days x extra relapse rate x mean cost 200.
+    months = 180 / DAYS_PER_MONTH
+    assert f.cost_difference == pytest.approx(round(4 / months * (0.75 - 2 / 11) * 200, 2))
     assert f.p_value_adj is None
 
 
-def test_suggested_cap_rises_while_buckets_are_not_worse(channel: Engine) -> None:
-    ctx = _context()
+def _with_edges(edges: tuple[float, ...], cap: float = 10) -> AnalysisContext:
+    config = AnalysisConfig(lookback_days=180, discount_bucket_edges_pct=edges)
+    policies = _context().policies.with_params({"reactivation.max_discount_pct": cap})
+    return AnalysisContext(org_id=1, as_of=AS_OF, policies=policies, config=config)
+
+
+def test_suggested_cap_rises_while_buckets_relapse_no_more(channel: Engine) -> None:
     with channel.connect() as conn:
-        wide = detect_discount_patterns(conn, AnalysisContext(
-            org_id=1, as_of=AS_OF, policies=ctx.policies,
-            config=AnalysisConfig(lookback_days=180, discount_bucket_edges_pct=(8.0,)),
-        ))  # fmt: skip
-    # One edge at 8: a = <= 8 (L1-10, M1-4: 14, relapsed 5), b = > 8 (H1-4: 4, relapsed 3);
-    # 3/4 vs 5/14 is not significantly worse, so the suggestion is the current cap.
-    (f,) = wide
-    assert isinstance(f, DiscountReincidence)
-    assert (f.n_a, f.n_b) == (14, 4)
-    assert f.rate_a == pytest.approx(5 / 14)
-    assert compare_proportions(3, 4, 5, 14).ci_low <= 0
-    assert f.suggested_max_discount_pct == 10.0
+        (low_edges,) = detect_discount_patterns(conn, _with_edges((3.0, 5.0)))
+        (high_edges,) = detect_discount_patterns(conn, _with_edges((8.0, 8.5)))
+        (capped,) = detect_discount_patterns(conn, _with_edges((3.0, 5.0), cap=4))
+    # Edges [3, 5]: <= 3 = L1, L3-10, E1 (10, relapsed 2: 0.2); (3, 5] = L2 (1, relapsed 0:
+    # no more, the cap may rise to 5); > 5 = M1-4, H1-4 (8, relapsed 7: more, stop at 5).
+    assert isinstance(low_edges, DiscountReincidence)
+    assert (low_edges.n_a, low_edges.n_b) == (10, 8)
+    assert low_edges.extra["reincidence_3_to_5"] == 0.0
+    assert low_edges.suggested_max_discount_pct == 5.0
+    # Edges [8, 8.5]: <= 8 = L1-10, E1, M1-4 (15, relapsed 6); (8, 8.5] = H4 (0 of 1);
+    # > 8.5 = H1-3 (3 of 3) -> 8.5.
+    assert isinstance(high_edges, DiscountReincidence)
+    assert (high_edges.n_a, high_edges.n_b, high_edges.rate_a) == (15, 3, pytest.approx(0.4))
+    assert high_edges.suggested_max_discount_pct == 8.5
+    # Never above the policy's cap.
+    assert isinstance(capped, DiscountReincidence)
+    assert capped.suggested_max_discount_pct == 4.0
+    assert capped.current_max_discount_pct == 4.0
 
 
 def test_strategy_effectiveness_per_segment(channel: Engine) -> None:
@@ -222,11 +241,12 @@ def test_strategy_effectiveness_per_segment(channel: Engine) -> None:
     assert s1.reincidence_a == pytest.approx(0.5) and s1.reincidence_b == pytest.approx(1.0)
     assert s1.extra["matured_a"] == 6 and s1.extra["relapsed_b"] == 4
     assert s1.filters == {"segment": "S1"}
-    # S2 resolved: B = L5-10, X2 (7, won 6) - the most used; A = H3, H4 (2, won 2).
+    # S2 resolved in the lookback: B = L5-10, X2 (7, won 6) - the most used; A = H3, H4
+    # (2, won 2). Reincidence: B = L5-10 and E1 (resolved before the lookback) 1 of 7; A 1 of 2.
     s2 = by_segment["S2"]
     assert (s2.current_strategy, s2.better_strategy, s2.n_a, s2.n_b) == ("B", "A", 7, 2)
     assert s2.rate_a == pytest.approx(6 / 7)
-    assert s2.reincidence_a == pytest.approx(0.0) and s2.reincidence_b == pytest.approx(0.5)
+    assert s2.reincidence_a == pytest.approx(1 / 7) and s2.reincidence_b == pytest.approx(0.5)
     assert s2.p_value == pytest.approx(compare_proportions(2, 2, 6, 7).p_value)
 
 
@@ -239,10 +259,10 @@ def test_reincidence_against_policy_max_per_segment_and_region(channel: Engine) 
         for f in findings
         if isinstance(f, ReincidenceAboveMax)
     }
-    # Matured wins: S1 = L1-4, M1-4, H1, H2 (10, relapsed 7); S2 = L5-10, H3, H4 (8, relapsed 1);
-    # R1 = L1-4, H1, H2 (6, relapsed 3); R2 = L5-10, M1-4, H3, H4 (12, relapsed 5).
-    expected = {("segment", "S1"): (7, 10), ("segment", "S2"): (1, 8),
-                ("region", "R1"): (3, 6), ("region", "R2"): (5, 12)}  # fmt: skip
+    # Matured wins: S1 = L1-4, M1-4, H1, H2 (10, relapsed 7); S2 = L5-10, H3, H4, E1 (9,
+    # relapsed 2); R1 = L1-4, H1, H2 (6, relapsed 3); R2 = L5-10, M1-4, H3, H4, E1 (13, relapsed 6).
+    expected = {("segment", "S1"): (7, 10), ("segment", "S2"): (2, 9),
+                ("region", "R1"): (3, 6), ("region", "R2"): (6, 13)}  # fmt: skip
     assert set(got) == set(expected)
     for key, (x, n) in expected.items():
         f = got[key]
@@ -261,7 +281,7 @@ def test_compliance_drift_counts_attempts_started_in_the_lookback(channel: Engin
     (f,) = findings
     assert isinstance(f, DiscountComplianceDrift)
     # Started in [01-02 03:00, 07-01 03:00): L1-10, M1-4, H1-4, Y1, X1, X2, P1, C1, C3 = 24
-    # (C2 a minute early, O1 and G1 out). Over 10 %: H2 12, Y1 15, P1 20, C3 10.5 = 4
+    # (C2 a minute early; E1, O1 and G1 out). Over 10 %: H2 12, Y1 15, P1 20, C3 10.5 = 4
     # (H3 and C1 at exactly 10 are not over).
     assert (f.n, f.over_cap_count) == (24, 4)
     assert f.rate_b == pytest.approx(4 / 24) and f.effect == pytest.approx(4 / 24 - 0.05)

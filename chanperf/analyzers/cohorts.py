@@ -12,10 +12,14 @@ Definitions (spec/source-data.md):
   censored and in no rate. *Activated*: COMPLETED within the window of
   `started_at`. *Failed*: status FAILED with `failed_at` before the end.
   *Activation days*: completed_at − started_at, for members completed before the end.
-- reactivation cohort: WON/LOST reactivations whose `resolved_at` falls in the
-  lookback. *Matured*: WON and resolved at least `reincidence_window_days` before
-  the end. *Relapsed*: matured, and the account has a transition to STALLED or
-  CHURNED in (resolved_at, resolved_at + window].
+- reactivation cohort: WON/LOST reactivations resolved from `reincidence_window_days`
+  before the lookback to the end. *In lookback*: resolved in the lookback (win rates
+  count these). *Matured*: WON and resolved at least the window before the end,
+  i.e. wins whose reincidence window closed inside the lookback (reincidence rates
+  count these: as many days of wins as the lookback, all fully observed; resolving
+  in the lookback itself would leave only lookback − window days of matured wins).
+  *Relapsed*: matured, and the account has a transition to STALLED or CHURNED in
+  (resolved_at, resolved_at + window].
 Nothing at or after the end of the analysed data (`ctx.end_utc`) is seen.
 """
 
@@ -54,6 +58,7 @@ ONBOARDING_COLUMNS = (
 )
 REACTIVATION_COLUMNS = (
     "strategy",
+    "in_lookback",
     "region",
     "segment",
     "discount_pct",
@@ -80,6 +85,15 @@ def lookback_bounds(ctx: AnalysisContext) -> tuple[datetime, datetime]:
 
 def period_fields(ctx: AnalysisContext) -> dict[str, Any]:
     return {"org_id": ctx.org_id, "period_start": ctx.period_start, "period_end": ctx.as_of}
+
+
+def wins_span(ctx: AnalysisContext) -> dict[str, str]:
+    """Local days over which the matured wins of the reincidence rates were resolved."""
+    window = timedelta(days=reincidence_window(ctx))
+    return {
+        "wins_resolved_from": (ctx.period_start - window).isoformat(),
+        "wins_resolved_to": (ctx.as_of - window).isoformat(),
+    }
 
 
 def fetch_onboardings(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
@@ -135,16 +149,18 @@ def fetch_onboardings(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
 
 
 def fetch_reactivations(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    """The lookback's resolved reactivations (WON/LOST), one row each (REACTIVATION_COLUMNS)."""
+    """Resolved reactivations (WON/LOST) of the lookback and of the window before it,
+    one row each (REACTIVATION_COLUMNS)."""
     r = ChannelReactivation.__table__
     a = ChannelAccount.__table__
     t = ChannelStateTransition.__table__
     start, end = lookback_bounds(ctx)
     window = timedelta(days=reincidence_window(ctx))
     matured_until = end - window
+    first = start - window
     resolved = (
         r.c.org_id == ctx.org_id,
-        r.c.resolved_at >= start,
+        r.c.resolved_at >= first,
         r.c.resolved_at < end,
         r.c.status.in_((ReactivationStatus.WON.value, ReactivationStatus.LOST.value)),
     )
@@ -165,7 +181,7 @@ def fetch_reactivations(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
         .where(*resolved)
     )
     fetched: list[Any] = list(conn.execute(query))
-    # Relapse transitions of the cohort's won accounts; only (start, end) can fall in a window.
+    # Relapse transitions of the cohort's won accounts; only (first, end) can fall in a window.
     won_accounts = select(r.c.account_id).where(
         *resolved, r.c.status == ReactivationStatus.WON.value
     )
@@ -174,7 +190,7 @@ def fetch_reactivations(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
             select(t.c.account_id, t.c.transitioned_at).where(
                 t.c.org_id == ctx.org_id,
                 t.c.to_state.in_(RELAPSE_STATES),
-                t.c.transitioned_at > start,
+                t.c.transitioned_at > first,
                 t.c.transitioned_at < end,
                 t.c.account_id.in_(won_accounts),
             )
@@ -193,6 +209,7 @@ def fetch_reactivations(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
         rows.append(
             (
                 strategy,
+                resolved_at >= start,
                 region,
                 segment,
                 float(discount or 0),
@@ -203,7 +220,7 @@ def fetch_reactivations(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
                 relapsed,
             )
         )
-    return _frame(rows, REACTIVATION_COLUMNS, ("won", "matured", "relapsed"))
+    return _frame(rows, REACTIVATION_COLUMNS, ("in_lookback", "won", "matured", "relapsed"))
 
 
 def _frame(

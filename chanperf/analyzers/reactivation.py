@@ -1,17 +1,16 @@
 """Reactivation detectors (spec/insights.md rows 4–6 and 11): discounts, strategies,
 reincidence against the policy, and discounts over the cap.
 
-Rows 4–6 read the lookback's resolved reactivations (analyzers/cohorts.py): win
-rates over WON/LOST attempts, reincidence over *matured* wins only (resolved at
-least `reincidence_window_days` before the end), so a recent win never counts as
-"did not relapse". Each detector returns a finding for every comparison it could
+Rows 4–6 read resolved reactivations (analyzers/cohorts.py): win rates over the
+WON/LOST attempts resolved in the lookback; reincidence over *matured* wins only,
+those whose `reincidence_window_days` closed inside the lookback, so a recent win
+never counts as "did not relapse". Each detector returns a finding for every comparison it could
 compute; the rules decide which are insights.
 """
 
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +28,7 @@ from chanperf.analyzers.cohorts import (
     reincidence_window,
     scalar_extra,
     values_of,
+    wins_span,
 )
 from chanperf.analyzers.context import AnalysisContext
 from chanperf.findings import (
@@ -61,10 +61,12 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
 
     Buckets come from `discount_bucket_edges_pct` (edges [5, 8]: <= 5, (5, 8], > 8).
     `suggested_max_discount_pct`: start at the lowest edge and raise it to the next
-    edge while the bucket up to that edge is not worse than the lowest bucket
-    ("worse" = the 95 % Newcombe interval of its reincidence minus the lowest
-    bucket's lies wholly above zero); if the top bucket is not worse either, the
-    suggestion is the current cap. Never above the current cap.
+    edge while the bucket up to that edge relapses no more than the lowest bucket
+    (observed rates); if the top bucket does not either, the suggestion is the current
+    cap; never above the cap. Observed rates rather than a test, because the middle
+    buckets hold a few dozen wins, too few to tell 20 % from 12 % either way; so the
+    burden of proof stays on raising the cap. Each bucket's rate and its p-value
+    against the lowest bucket are in `extra` (`reincidence_<bucket>`, `p_value_<bucket>`).
     `cost_difference`: money per month spent on high-discount wins that relapse
     beyond the low bucket's rate = high wins per month × (rate_b − rate_a) × mean
     cost of a high-discount attempt (cost includes the discount); lost revenue of
@@ -97,15 +99,16 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
         cmp = compare_groups(x_a, n_a, x, n)
         extra[f"reincidence_{label}"] = cmp["rate_b"]
         extra[f"p_value_{label}"] = cmp["p_value"]
-        if raising and cmp["ci_low"] > 0:
+        if raising and cmp["rate_b"] > cmp["rate_a"]:
             raising = False
         elif raising:
             suggested = upper
     if cap is not None and (suggested is None or suggested > cap):
         suggested = cap
+    # Matured wins resolve over a span as long as the lookback (its start and end moved
+    # back by the window).
     start, end = lookback_bounds(ctx)
-    months = ((end - timedelta(days=reincidence_window(ctx))) - start).total_seconds() / 86400
-    months /= DAYS_PER_MONTH
+    months = (end - start).total_seconds() / 86400 / DAYS_PER_MONTH
     mean_cost = float(high["cost"].mean())
     extra_relapses = n_b / months * fields["effect"] if months > 0 else None
     cost_difference = None if extra_relapses is None else round(extra_relapses * mean_cost, 2)
@@ -119,6 +122,7 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
             "mean_discount_high": float(high["discount_pct"].mean()),
             "cost_basis": "high_wins_per_month*reincidence_diff*mean_attempt_cost",
             "reincidence_window_days": reincidence_window(ctx),
+            **wins_span(ctx),
         }
     )
     return [
@@ -149,24 +153,24 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
     """Per segment: win rate (WON among resolved) of each strategy (b) vs the most used one (a).
 
     The most used strategy is the one with the most resolved attempts in the segment
-    over the lookback. Reincidence of both (matured wins) is reported with its own
+    over the lookback. Reincidence of both (matured wins, see cohorts) is reported with its own
     two-proportion comparison in `extra` (`reincidence_p_value`, `reincidence_ci_*`
     of b − a), so a rule can require "no worse reincidence".
     """
     cohort = fetch_reactivations(conn, ctx)
+    resolved, matured = cohort[cohort["in_lookback"]], cohort[cohort["matured"]]
     findings: list[Finding] = []
-    for segment in values_of(cohort, "segment"):
-        group = cohort[cohort["segment"] == segment]
+    for segment in values_of(resolved, "segment"):
+        group = resolved[resolved["segment"] == segment]
+        wins = matured[matured["segment"] == segment]
         current = _most_used(group)
-        ref = group[group["strategy"] == current]
-        won_a, n_a = counts(ref, "won")
-        ref_matured = ref[ref["matured"]]
+        won_a, n_a = counts(group[group["strategy"] == current], "won")
+        ref_matured = wins[wins["strategy"] == current]
         for strategy in values_of(group, "strategy"):
             if strategy == current:
                 continue
-            other = group[group["strategy"] == strategy]
-            won_b, n_b = counts(other, "won")
-            other_matured = other[other["matured"]]
+            won_b, n_b = counts(group[group["strategy"] == strategy], "won")
+            other_matured = wins[wins["strategy"] == strategy]
             rel_a, mat_a = counts(ref_matured, "relapsed")
             rel_b, mat_b = counts(other_matured, "relapsed")
             extra: dict[str, Any] = {
@@ -227,7 +231,11 @@ def detect_reincidence_patterns(conn: Connection, ctx: AnalysisContext) -> list[
                     group=value,
                     max_rate=limit,
                     extra=scalar_extra(
-                        {"relapsed": x, "reincidence_window_days": reincidence_window(ctx)}
+                        {
+                            "relapsed": x,
+                            "reincidence_window_days": reincidence_window(ctx),
+                            **wins_span(ctx),
+                        }
                     ),
                 )
             )
