@@ -53,7 +53,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     except ChanperfError as exc:
         raise click.ClickException(str(exc)) from exc
     if database_url:
-        settings = settings.with_(database_url=database_url)
+        settings = settings.with_(database_url=database_url, database_url_chosen=True)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     ctx.obj = settings
 
@@ -91,6 +91,12 @@ def db_upgrade(settings: Settings, revision: str) -> None:
     help="Last day of the data (YYYY-MM-DD).",
 )
 @click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.option(
+    "--replace/--no-replace",
+    default=None,
+    help="Overwrite the org's data. Default: yes for the demo's own file, no for a configured database.",
+)
+@click.option("--no-analysis", is_flag=True, help="Only generate the data.")
 @click.pass_obj
 @handle_errors
 def demo(
@@ -100,11 +106,28 @@ def demo(
     accounts: int | None,
     as_of: date | None,
     org_id: int,
+    replace: bool | None,
+    no_analysis: bool,
 ) -> None:
-    """Generate a demo channel, analyse it, and print a report."""
+    """Generate a demo channel, analyse it, and print metrics, insights and proposals.
+
+    Without CHANPERF_DATABASE_URL (or --database-url) it writes ./chanperf-demo.db.
+    """
     from chanperf.demo.run import run_demo
 
-    run_demo(settings, scenario=scenario, seed=seed, accounts=accounts, as_of=as_of, org_id=org_id)
+    if not settings.database_url_chosen:
+        settings = settings.with_(database_url=f"sqlite:///{Path.cwd() / 'chanperf-demo.db'}")
+        replace = True if replace is None else replace
+    run_demo(
+        settings,
+        scenario=scenario,
+        seed=seed,
+        accounts=accounts,
+        as_of=as_of,
+        org_id=org_id,
+        replace=bool(replace),
+        analyse=not no_analysis,
+    )
 
 
 @main.command()

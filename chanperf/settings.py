@@ -38,6 +38,9 @@ class Settings:
     api_keys_file: Path | None = None
     api_keys: str | None = None
     log_level: str = "INFO"
+    # True when CHANPERF_DATABASE_URL (or --database-url) chose the database: the demo
+    # then refuses to overwrite data unless asked, instead of using its own file.
+    database_url_chosen: bool = False
 
     @property
     def source_url(self) -> str:
@@ -51,9 +54,7 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, dotenv: bool = True
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
         """Read CHANPERF_* variables; a `.env` in the working folder fills what is unset."""
         env: dict[str, str] = {}
         if dotenv and environ is None and Path(".env").is_file():
@@ -69,6 +70,7 @@ class Settings:
         kwargs: dict[str, object] = {}
         if (v := get("DATABASE_URL")) is not None:
             kwargs["database_url"] = v
+            kwargs["database_url_chosen"] = True
         kwargs["source_database_url"] = get("SOURCE_DATABASE_URL")
         kwargs["redis_url"] = get("REDIS_URL")
         if (v := get("POLICIES_DIR")) is not None:

@@ -1,7 +1,7 @@
 """`chanperf demo`: make sure the schema exists, generate a channel, report what is there.
 
-The analysis step (collect + analyse + print insights and proposals) plugs in at
-`_after_generation`; until it exists the report shows the data and the planted truth.
+After the data and the planted truth, `chanperf.demo.report` collects, analyses and
+prints metrics, insights and proposals.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def run_demo(
     as_of: date | None = None,
     org_id: int = 1,
     replace: bool = False,
+    analyse: bool = True,
     echo: Echo = print,
 ) -> DemoResult:
     scn = load_scenario(scenario)
@@ -69,14 +70,13 @@ def run_demo(
             write(conn, data)
         result = DemoResult(scn, period, data.counts(), clock.perf_counter() - started)
         print_report(engine, result, org_id, seed, echo)
-        _after_generation(settings, org_id, day, echo)
+        if analyse:
+            from chanperf.demo.report import report_analysis
+
+            report_analysis(settings, org_id, day, echo)
         return result
     finally:
         engine.dispose()
-
-
-def _after_generation(settings: Settings, org_id: int, as_of: date, echo: Echo) -> None:
-    """Where the analysis plugs in: collect metrics, analyse, print insights and proposals."""
 
 
 def ensure_schema(database_url: str) -> None:
