@@ -29,30 +29,37 @@ MEASURES: tuple[str, ...] = tuple(
     name for name in vars(MeasureColumns) if not name.startswith("_") and name in METRICS.c
 )
 _KEY = ("org_id", "period_date", "period_type")
-_CHUNK = 500  # rows per multi-row INSERT: well under every placeholder limit
+_CHUNK = 2000  # rows per executemany: bounded memory per round trip
 
 
 def _upsert(
     conn: Executor, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
 ) -> None:
+    """Insert or update on the unique key; one statement run as an executemany.
+
+    executemany lets the driver batch rows (SQLAlchemy's insertmanyvalues,
+    PyMySQL's multi-row rewrite) without compiling one bind per value.
+    """
+    if not rows:
+        return
     dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    cols = [c for c in rows[0] if c not in keys]
+    stmt: Any
+    if dialect == "sqlite":
+        ins = sqlite.insert(table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={**{c: ins.excluded[c] for c in cols}, "updated_at": func.current_timestamp()},
+        )
+    elif dialect in ("mysql", "mariadb"):
+        mins = mysql.insert(table)
+        stmt = mins.on_duplicate_key_update(
+            {**{c: mins.inserted[c] for c in cols}, "updated_at": func.current_timestamp()}
+        )
+    else:  # pragma: no cover - the two supported backends are above
+        raise NotImplementedError(dialect)
     for i in range(0, len(rows), _CHUNK):
-        chunk = [dict(r) for r in rows[i : i + _CHUNK]]
-        cols = [c for c in chunk[0] if c not in keys]
-        if dialect == "sqlite":
-            ins = sqlite.insert(table).values(chunk)
-            stmt: Any = ins.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={**{c: ins.excluded[c] for c in cols}, "updated_at": func.current_timestamp()},
-            )
-        elif dialect in ("mysql", "mariadb"):
-            mins = mysql.insert(table).values(chunk)
-            stmt = mins.on_duplicate_key_update(
-                {**{c: mins.inserted[c] for c in cols}, "updated_at": func.current_timestamp()}
-            )
-        else:  # pragma: no cover - the two supported backends are above
-            raise NotImplementedError(dialect)
-        conn.execute(stmt)
+        conn.execute(stmt, [dict(r) for r in rows[i : i + _CHUNK]])
 
 
 def save_metrics(
@@ -111,7 +118,7 @@ def save_period_rows(
             )
         )
     for i in range(0, len(cuts), _CHUNK):
-        conn.execute(SEGMENTS.insert().values(cuts[i : i + _CHUNK]))
+        conn.execute(SEGMENTS.insert(), cuts[i : i + _CHUNK])
     return len(totals), len(cuts)
 
 
