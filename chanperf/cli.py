@@ -191,6 +191,58 @@ def collect_command(
     )
 
 
+@main.command("eval")
+@click.option("--planted-runs", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option("--null-runs", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--seed", "first_seed", type=int, default=1000, show_default=True, help="First seed.")
+@click.option(
+    "--accounts", type=click.IntRange(min=100), default=None, help="Overrides the scenarios' size."
+)
+@click.option("--as-of", "as_of", callback=_parse_date, default="2026-06-30", show_default=True)
+@click.option(
+    "--min-recall", type=click.FloatRange(0, 1), default=None, help="Fail under this recall."
+)
+@click.option(
+    "--min-clean-null", type=click.FloatRange(0, 1), default=None, help="Fail under this share."
+)
+@click.pass_obj
+@handle_errors
+def eval_command(
+    settings: Settings,
+    planted_runs: int,
+    null_runs: int,
+    first_seed: int,
+    accounts: int | None,
+    as_of: date,
+    min_recall: float | None,
+    min_clean_null: float | None,
+) -> None:
+    """Detection quality on unseen scenarios: recall per detector and false discoveries."""
+    from chanperf.evaluation import run_quality
+
+    def progress(run: object) -> None:
+        click.echo(f"  {run}"[:200] if settings.log_level == "DEBUG" else ".", nl=False)
+
+    report = run_quality(settings, as_of, planted_runs, null_runs, first_seed, accounts, progress)
+    click.echo("")
+    for line in report.lines():
+        click.echo(line)
+    failed = False
+    if min_recall is not None:
+        for detector, (hit, total) in report.recall().items():
+            if total and hit / total < min_recall:
+                click.echo(f"recall of {detector} {hit}/{total} is under {min_recall}", err=True)
+                failed = True
+    nulls = report.null_runs()
+    if min_clean_null is not None and nulls:
+        share = sum(r.clean for r in nulls) / len(nulls)
+        if share < min_clean_null:
+            click.echo(f"clean null runs {share:.2f} under {min_clean_null}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("table")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
