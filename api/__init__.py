@@ -16,6 +16,7 @@ API_VERSION = "v1"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` may carry `CHANPERF_SETTINGS` (a Settings) and Flask keys."""
+    from api.auth import register_auth
     from api.docs import register_docs
     from api.errors import ChanperfApi, register_error_handlers
     from api.health import blp as health_blp
@@ -39,5 +40,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = ChanperfApi(app)
     register_error_handlers(app)
     api.register_blueprint(health_blp)
+    register_auth(app, api)
+    for blueprint in _feature_blueprints():
+        api.register_blueprint(blueprint)
     register_docs(app)
     return app
+
+
+def _feature_blueprints() -> list[Any]:
+    """The /v1/performance blueprints, all behind bearer API keys (api/auth.py)."""
+    from api import analyze, dashboard, insights, metrics, policies, proposals
+
+    return [m.blp for m in (insights, metrics, proposals, analyze, dashboard, policies)]
