@@ -1,0 +1,55 @@
+"""Starting an analysis, and the status of background jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from api.auth import requires
+from api.common import PREFIX, org_id, reading, yesterday
+from api.context import services
+from api.schemas import AnalyzeRequestSchema, JobSchema
+from chanperf.api_keys import Role
+from chanperf.jobs import get_job, submit_analysis
+from chanperf.queue import QueueUnavailable
+
+blp = Blueprint("analyze", __name__, url_prefix=PREFIX, description="Analyses and jobs")
+LOCATION = {"Location": {"description": "Where the job's status is", "schema": {"type": "string"}}}
+
+
+@blp.route("/analyze")
+class Analyze(MethodView):
+    @requires(Role.ANALYST)
+    @blp.arguments(AnalyzeRequestSchema, required=False)
+    @blp.response(202, JobSchema, headers=LOCATION)
+    @blp.doc(responses={"503": "SERVICE_UNAVAILABLE"})
+    def post(self, body: dict[str, Any]) -> Any:
+        """Queue an analysis of one day (yesterday by default); runs here when no queue is set."""
+        org = org_id()
+        as_of = body.get("as_of") or yesterday()
+        try:
+            job, _created = submit_analysis(
+                services().settings, org, as_of, bool(body.get("rerun"))
+            )
+        except QueueUnavailable as exc:
+            abort(503, message=str(exc))
+        return job, 202, {"Location": f"{PREFIX}/jobs/{job['id']}"}
+
+
+@blp.route("/jobs/<string:job_id>")
+class JobStatus(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, JobSchema)
+    @blp.doc(responses={"404": "NOT_FOUND", "503": "SERVICE_UNAVAILABLE"})
+    def get(self, job_id: str) -> Any:
+        """Status and result of an analysis or collection job of this org."""
+        try:
+            with reading() as session:
+                job = get_job(services().settings, session, org_id(), job_id)
+        except QueueUnavailable as exc:
+            abort(503, message=str(exc))
+        if job is None:
+            abort(404, message=f"job {job_id} not found")
+        return job

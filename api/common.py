@@ -1,0 +1,41 @@
+"""Small helpers every /v1 view shares: the caller's org and name, sessions, local dates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from api.auth import current_key
+from api.context import services
+
+PREFIX = "/v1/performance"
+
+
+def org_id() -> int:
+    return current_key().org_id
+
+
+def actor() -> str:
+    """Who acts: the key's name, never anything the request body says."""
+    return current_key().name
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    with services().sessions() as session:
+        yield session
+
+
+@contextmanager
+def writing() -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on any error."""
+    with services().sessions.begin() as session:
+        yield session
+
+
+def yesterday() -> date:
+    """The last complete day in the org's time zone (metrics exist for ended days only)."""
+    return datetime.now(services().settings.tz).date() - timedelta(days=1)

@@ -1,0 +1,105 @@
+"""Insights: list (filters, sort, pages), one with its proposals, and status actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from api.auth import requires
+from api.common import PREFIX, actor, org_id, reading, writing
+from api.schemas import (
+    ACTIONS,
+    InsightActionSchema,
+    InsightDetailSchema,
+    InsightQuerySchema,
+    InsightSchema,
+)
+from chanperf.api_keys import Role
+from chanperf.errors import Problem, ValidationError
+from chanperf.insight_generator import update_insight_status
+from chanperf.insight_queries import (
+    InsightFilter,
+    get_insight,
+    list_insights,
+    parse_period,
+    proposals_of_insight,
+)
+from chanperf.models import PerformanceInsight
+
+blp = Blueprint(
+    "insights", __name__, url_prefix=PREFIX, description="Insights: what is wrong, and why"
+)
+
+
+def _detail(session: Any, row: PerformanceInsight) -> dict[str, Any]:
+    out = {c.key: getattr(row, c.key) for c in PerformanceInsight.__table__.columns}
+    out["proposals"] = proposals_of_insight(session, row.org_id, row.id)
+    return out
+
+
+@blp.route("/insights")
+class Insights(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(InsightQuerySchema, location="query")
+    @blp.response(200, InsightSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """List insights, filtered and sorted, a page at a time."""
+        flt = InsightFilter(
+            types=args.get("type", ()),
+            severities=args.get("severity", ()),
+            statuses=args.get("status", ()),
+            categories=args.get("category", ()),
+            region=args.get("region"),
+            segment=args.get("segment"),
+            period=parse_period(args["period"]) if args.get("period") else None,
+        )
+        with reading() as session:
+            page = list_insights(
+                session,
+                org_id(),
+                flt,
+                args.get("sort"),
+                offset=pagination_parameters.first_item,
+                limit=pagination_parameters.page_size,
+            )
+        pagination_parameters.item_count = page.total
+        return page.items
+
+
+@blp.route("/insights/<int:insight_id>")
+class Insight(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, InsightDetailSchema)
+    @blp.doc(responses={"404": "NOT_FOUND"})
+    def get(self, insight_id: int) -> Any:
+        """One insight with its evidence, impact and proposals."""
+        with reading() as session:
+            return _detail(session, get_insight(session, org_id(), insight_id))
+
+
+@blp.route("/insights/<int:insight_id>/action")
+class InsightAction(MethodView):
+    @requires(Role.ANALYST)
+    @blp.arguments(InsightActionSchema)
+    @blp.response(200, InsightDetailSchema)
+    @blp.doc(responses={"404": "NOT_FOUND", "409": "CONFLICT"})
+    def post(self, body: dict[str, Any], insight_id: int) -> Any:
+        """Review, accept, dismiss or mark an insight implemented."""
+        if body["action"] == "dismiss" and not body.get("reason"):
+            raise ValidationError(
+                [Problem("reason", "a reason is required to dismiss", field="reason")]
+            )
+        with writing() as session:
+            row = update_insight_status(
+                session,
+                org_id(),
+                insight_id,
+                ACTIONS[body["action"]],
+                actor=actor(),
+                reason=body.get("reason"),
+            )
+            return _detail(session, row)

@@ -1,0 +1,112 @@
+"""Policy proposals: the pending queue, one proposal, its diff, approve and reject."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from api.auth import requires
+from api.common import PREFIX, actor, org_id, reading, writing
+from api.schemas import ApproveSchema, ProposalQuerySchema, ProposalSchema, RejectSchema
+from chanperf.api_keys import Role
+from chanperf.enums import ProposalStatus
+from chanperf.insight_queries import get_proposal, list_proposals
+
+blp = Blueprint(
+    "proposals", __name__, url_prefix=PREFIX, description="Policy proposals and their review"
+)
+REVIEW_ERRORS = {"404": "NOT_FOUND", "409": "CONFLICT"}
+
+
+def _statuses(values: list[str] | None) -> tuple[ProposalStatus, ...]:
+    if not values:
+        return (ProposalStatus.PENDING_REVIEW,)
+    if "ALL" in values:
+        return ()
+    return tuple(ProposalStatus(v) for v in values)
+
+
+@blp.route("/proposals")
+class Proposals(MethodView):
+    @requires(Role.VIEWER)
+    @blp.arguments(ProposalQuerySchema, location="query")
+    @blp.response(200, ProposalSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """List proposals, pending review unless a status is asked for, newest first."""
+        with reading() as session:
+            page = list_proposals(
+                session,
+                org_id(),
+                _statuses(args.get("status")),
+                args.get("policy"),
+                offset=pagination_parameters.first_item,
+                limit=pagination_parameters.page_size,
+            )
+        pagination_parameters.item_count = page.total
+        return page.items
+
+
+@blp.route("/proposals/<int:proposal_id>")
+class Proposal(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(200, ProposalSchema)
+    @blp.doc(responses={"404": "NOT_FOUND"})
+    def get(self, proposal_id: int) -> Any:
+        """One proposal: the change, its impact, experiment plan and review state."""
+        with reading() as session:
+            return get_proposal(session, org_id(), proposal_id)
+
+
+@blp.route("/proposals/<int:proposal_id>/diff")
+class ProposalDiff(MethodView):
+    @requires(Role.VIEWER)
+    @blp.response(
+        200,
+        content_type="text/x-diff",
+        description="Unified diff of the policy YAML, current → proposed",
+    )
+    @blp.doc(responses={"404": "NOT_FOUND"})
+    def get(self, proposal_id: int) -> Response:
+        """The proposal as a unified diff of the policy file."""
+        from chanperf.proposals import proposal_diff
+
+        with reading() as session:
+            text = proposal_diff(session, org_id(), proposal_id)
+        return Response(text, mimetype="text/x-diff")
+
+
+@blp.route("/proposals/<int:proposal_id>/approve")
+class ApproveProposal(MethodView):
+    @requires(Role.APPROVER)
+    @blp.arguments(ApproveSchema)
+    @blp.response(200, ProposalSchema)
+    @blp.doc(responses=REVIEW_ERRORS)
+    def post(self, _body: dict[str, Any], proposal_id: int) -> Any:
+        """Approve a pending proposal; the approver is the API key's name."""
+        from chanperf.proposals import approve_proposal
+
+        with writing() as session:
+            approve_proposal(session, org_id(), proposal_id, actor())
+        with reading() as session:
+            return get_proposal(session, org_id(), proposal_id)
+
+
+@blp.route("/proposals/<int:proposal_id>/reject")
+class RejectProposal(MethodView):
+    @requires(Role.APPROVER)
+    @blp.arguments(RejectSchema)
+    @blp.response(200, ProposalSchema)
+    @blp.doc(responses=REVIEW_ERRORS)
+    def post(self, body: dict[str, Any], proposal_id: int) -> Any:
+        """Reject a pending proposal with a reason; the reviewer is the API key's name."""
+        from chanperf.proposals import reject_proposal
+
+        with writing() as session:
+            reject_proposal(session, org_id(), proposal_id, actor(), body["reason"])
+        with reading() as session:
+            return get_proposal(session, org_id(), proposal_id)

@@ -1,0 +1,362 @@
+"""Marshmallow schemas of every request and response under /v1/performance."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from chanperf.enums import (
+    Dimension,
+    InsightCategory,
+    InsightStatus,
+    InsightType,
+    PeriodType,
+    ProposalStatus,
+    Severity,
+    SuggestedAction,
+)
+from chanperf.metric_queries import INTEGER_MEASURES, MEASURES
+
+
+def _enum(enum: type, **kwargs: object) -> fields.Enum:
+    return fields.Enum(enum, by_value=True, **kwargs)  # type: ignore[arg-type]
+
+
+class QueryArgs(Schema):
+    # Pagination parameters share the query string: leave them to their own schema.
+    class Meta:
+        unknown = EXCLUDE
+
+
+# ---------------------------------------------------------------- insights
+
+
+class InsightQuerySchema(QueryArgs):
+    type = fields.List(
+        _enum(InsightType), metadata={"description": "Repeat to match any of several."}
+    )
+    severity = fields.List(_enum(Severity))
+    status = fields.List(_enum(InsightStatus))
+    category = fields.List(_enum(InsightCategory))
+    region = fields.String(validate=validate.Length(min=1, max=50))
+    segment = fields.String(validate=validate.Length(min=1, max=100))
+    period = fields.String(
+        metadata={
+            "description": "Insights whose analysed period overlaps: YYYY-MM-DD, YYYY-Www, "
+            "YYYY-MM or YYYY-MM-DD..YYYY-MM-DD"
+        }
+    )
+    sort = fields.String(
+        load_default=None,
+        metadata={
+            "description": "Comma-separated keys, `-` for descending: severity, created_at, "
+            "last_seen_at, occurrences, effect_size, id (default -severity,-id)"
+        },
+    )
+
+
+class ProposalSummarySchema(Schema):
+    id = fields.Integer(required=True)
+    insight_id = fields.Integer(allow_none=True)
+    policy_name = fields.String(required=True)
+    title = fields.String(required=True)
+    status = _enum(ProposalStatus, required=True)
+    parameter_path = fields.String(allow_none=True)
+    current_value = fields.Raw(allow_none=True)
+    proposed_value = fields.Raw(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+
+
+class InsightSchema(Schema):
+    id = fields.Integer(required=True)
+    type = _enum(InsightType, attribute="insight_type", required=True)
+    category = _enum(InsightCategory, required=True)
+    severity = _enum(Severity, required=True)
+    status = _enum(InsightStatus, required=True)
+    title = fields.String(required=True)
+    observation = fields.String(required=True)
+    recommendation = fields.String(allow_none=True)
+    suggested_action = _enum(SuggestedAction, allow_none=True)
+    affected_region = fields.String(allow_none=True)
+    affected_segment = fields.String(allow_none=True)
+    affected_policy = fields.String(allow_none=True)
+    affected_sku = fields.String(allow_none=True)
+    rule_id = fields.String(allow_none=True)
+    detector = fields.String(allow_none=True)
+    period_start = fields.Date(allow_none=True)
+    period_end = fields.Date(allow_none=True)
+    occurrences = fields.Integer()
+    first_seen_at = fields.DateTime(allow_none=True)
+    last_seen_at = fields.DateTime(allow_none=True)
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    status_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+
+
+class InsightDetailSchema(InsightSchema):
+    evidence = fields.Dict(required=True)
+    suggested_params = fields.Dict(allow_none=True)
+    impact_estimate = fields.Dict(allow_none=True)
+    effect_size = fields.Float(allow_none=True)
+    analysis_run_id = fields.Integer(allow_none=True)
+    proposals = fields.List(fields.Nested(ProposalSummarySchema), required=True)
+
+
+ACTIONS = {
+    "review": InsightStatus.REVIEWED,
+    "accept": InsightStatus.ACCEPTED,
+    "dismiss": InsightStatus.DISMISSED,
+    "implement": InsightStatus.IMPLEMENTED,
+}
+
+
+class InsightActionSchema(Schema):
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(ACTIONS)),
+        metadata={
+            "description": "review → REVIEWED, accept → ACCEPTED, dismiss → DISMISSED, "
+            "implement → IMPLEMENTED"
+        },
+    )
+    reason = fields.String(
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "Why; required to dismiss (a dismissed insight stays quiet)."},
+    )
+
+
+# ---------------------------------------------------------------- proposals
+
+
+class ProposalQuerySchema(QueryArgs):
+    status = fields.List(
+        fields.String(validate=validate.OneOf([s.value for s in ProposalStatus] + ["ALL"])),
+        metadata={
+            "description": "Default PENDING_REVIEW; repeat for several; ALL for every status."
+        },
+    )
+    policy = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class ProposalSchema(ProposalSummarySchema):
+    rationale = fields.String(allow_none=True)
+    current_policy = fields.Dict(required=True)
+    proposed_policy = fields.Dict(required=True)
+    policy_patch = fields.List(fields.Dict(), allow_none=True)
+    expected_impact = fields.Dict(allow_none=True)
+    experiment_plan = fields.Dict(allow_none=True)
+    risk_assessment = fields.Dict(allow_none=True)
+    base_policy_version = fields.Integer(allow_none=True)
+    requested_by = fields.String(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    approved_by = fields.String(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    rejected_by = fields.String(allow_none=True)
+    rejected_at = fields.DateTime(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+    implemented_at = fields.DateTime(allow_none=True)
+    implementation_results = fields.Dict(allow_none=True)
+
+
+class ApproveSchema(Schema):
+    comment = fields.String(validate=validate.Length(max=2000))
+
+
+class RejectSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# ---------------------------------------------------------------- metrics
+
+MeasuresSchema = Schema.from_dict(
+    {
+        m: (
+            fields.Integer(allow_none=True)
+            if m in INTEGER_MEASURES
+            else fields.Float(allow_none=True)
+        )
+        for m in MEASURES
+    },
+    name="Measures",
+)
+
+
+class MetricsQuerySchema(QueryArgs):
+    period_type = _enum(PeriodType, load_default=PeriodType.WEEKLY)
+    as_of = fields.Date(metadata={"description": "Default: today in the org's time zone."})
+
+
+class MetricRowSchema(Schema):
+    period_type = fields.String(required=True)
+    period_date = fields.Date(required=True, metadata={"description": "First day of the period."})
+    period_end = fields.Date()
+    dimension = fields.String()
+    dimension_value = fields.String()
+    values = fields.Nested(MeasuresSchema, required=True)
+
+
+class LatestMetricsSchema(Schema):
+    current = fields.Nested(MetricRowSchema, required=True)
+    previous = fields.Nested(MetricRowSchema, allow_none=True)
+
+
+class HistoryQuerySchema(QueryArgs):
+    period_type = _enum(PeriodType, load_default=PeriodType.DAILY)
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    dimension = _enum(Dimension)
+    dimension_value = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class TrendQuerySchema(QueryArgs):
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=730))
+    period_type = _enum(PeriodType, load_default=PeriodType.DAILY)
+    end = fields.Date(metadata={"description": "Default: yesterday in the org's time zone."})
+
+
+class TrendPointSchema(Schema):
+    period_date = fields.Date(required=True)
+    value = fields.Float(allow_none=True)
+    previous = fields.Float(allow_none=True)
+    pop_delta = fields.Float(allow_none=True)
+    pop_pct = fields.Float(allow_none=True)
+    week_ago = fields.Float(allow_none=True)
+    wow_delta = fields.Float(allow_none=True)
+    wow_pct = fields.Float(allow_none=True)
+
+
+class TrendSchema(Schema):
+    metric = fields.String(required=True)
+    period_type = fields.String(required=True)
+    points = fields.List(fields.Nested(TrendPointSchema), required=True)
+
+
+# ---------------------------------------------------------------- analysis and jobs
+
+
+class AnalyzeRequestSchema(Schema):
+    as_of = fields.Date(metadata={"description": "Last day analysed (default: yesterday)."})
+    rerun = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Run again even if this day was already analysed."},
+    )
+
+
+class JobSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    org_id = fields.Integer(required=True)
+    status = fields.String(
+        required=True,
+        metadata={"description": "queued, started, deferred, scheduled, finished, failed, stopped"},
+    )
+    enqueued_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    result = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+class DashboardQuerySchema(QueryArgs):
+    as_of = fields.Date(metadata={"description": "Default: yesterday in the org's time zone."})
+
+
+class KpiCardSchema(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    value = fields.Float(allow_none=True)
+    previous = fields.Float(allow_none=True)
+    delta = fields.Float(allow_none=True)
+    delta_pct = fields.Float(allow_none=True)
+    trend = fields.String(allow_none=True, metadata={"description": "up, down, flat or null"})
+    trend_label = fields.String(required=True)
+    improved = fields.Boolean(allow_none=True)
+    week = fields.Date(required=True)
+    week_label = fields.String(required=True)
+    previous_week = fields.Date(required=True)
+    previous_week_label = fields.String(required=True)
+
+
+class SeverityCountSchema(Schema):
+    severity = fields.String(required=True)
+    label = fields.String(required=True)
+    count = fields.Integer(required=True)
+
+
+class NewInsightsSchema(Schema):
+    label = fields.String(required=True)
+    total = fields.Integer(required=True)
+    by_severity = fields.List(fields.Nested(SeverityCountSchema), required=True)
+
+
+class PointSchema(Schema):
+    date = fields.Date(required=True)
+    value = fields.Float(allow_none=True)
+
+
+class SeriesSchema(Schema):
+    key = fields.String(required=True)
+    label = fields.String(required=True)
+    points = fields.List(fields.Nested(PointSchema), required=True)
+
+
+class TrendsSchema(Schema):
+    label = fields.String(required=True)
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    series = fields.List(fields.Nested(SeriesSchema), required=True)
+
+
+class PendingItemSchema(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    policy_name = fields.String(required=True)
+    insight_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+
+
+class PendingSchema(Schema):
+    label = fields.String(required=True)
+    total = fields.Integer(required=True)
+    items = fields.List(fields.Nested(PendingItemSchema), required=True)
+
+
+class DashboardSchema(Schema):
+    org_id = fields.Integer(required=True)
+    as_of = fields.Date(required=True)
+    generated_at = fields.DateTime(required=True)
+    title = fields.String(required=True)
+    kpis = fields.List(fields.Nested(KpiCardSchema), required=True)
+    new_insights = fields.Nested(NewInsightsSchema, required=True)
+    trends = fields.Nested(TrendsSchema, required=True)
+    pending_proposals = fields.Nested(PendingSchema, required=True)
+
+
+# ---------------------------------------------------------------- policies
+
+
+class PolicyVersionSchema(Schema):
+    version = fields.Integer(required=True)
+    content_hash = fields.String(required=True)
+    source = fields.String(required=True, metadata={"description": "recorded or file"})
+    source_path = fields.String(allow_none=True)
+    loaded_at = fields.DateTime(allow_none=True)
+    applied_at = fields.DateTime(allow_none=True)
+    applied_by = fields.String(allow_none=True)
+    proposal_id = fields.Integer(allow_none=True)
+    document = fields.Dict()
+
+
+class PolicySummarySchema(Schema):
+    name = fields.String(required=True)
+    current = fields.Nested(PolicyVersionSchema(exclude=("document",)), required=True)
+    versions = fields.Integer(required=True)
+
+
+class PolicyDetailSchema(Schema):
+    name = fields.String(required=True)
+    current = fields.Nested(PolicyVersionSchema, required=True)
+    history = fields.List(fields.Nested(PolicyVersionSchema), required=True)
