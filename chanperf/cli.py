@@ -331,5 +331,98 @@ def rules_test(
         sys.exit(1)
 
 
+# ---- API, queue and schedules (issue 6/6) -------------------------------------------
+
+
+@main.group("apikey")
+def apikey_group() -> None:
+    """API keys for the REST API (stored as SHA-256 digests only)."""
+
+
+@apikey_group.command("new")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "analyst", "approver"]), required=True)
+@click.option("--org", "org_id", type=click.IntRange(min=1), default=1, show_default=True)
+@handle_errors
+def apikey_new(name: str, role: str, org_id: int) -> None:
+    """Print a fresh key (shown once) and the line to add to the keys file."""
+    from chanperf.api_keys import new_key
+
+    key, line = new_key(name, role, org_id)
+    click.echo(f"key:  {key}")
+    click.echo(f"line: {line}")
+    click.echo(
+        "Give the key to its owner; add the line to CHANPERF_API_KEYS_FILE "
+        "(or CHANPERF_API_KEYS, entries separated by ';'). The key is not stored anywhere.",
+        err=True,
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then exit.")
+@click.option("--queue", "queues", multiple=True, help="Default: chanperf.")
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    show_default=True,
+    help="Run RQ's scheduler too (delayed retries need it).",
+)
+@click.pass_obj
+@handle_errors
+def worker(settings: Settings, burst: bool, queues: tuple[str, ...], with_scheduler: bool) -> None:
+    """Run an RQ worker on CHANPERF_REDIS_URL."""
+    from chanperf.queue import QUEUE_NAME, run_worker
+
+    if not settings.redis_url:
+        raise click.ClickException("CHANPERF_REDIS_URL is not set")
+    run_worker(
+        settings.redis_url, queues or (QUEUE_NAME,), burst=burst, with_scheduler=with_scheduler
+    )
+
+
+@main.command()
+@click.option(
+    "--org", "org_ids", type=click.IntRange(min=1), multiple=True, help="Repeat; default 1."
+)
+@click.option("--print", "print_only", is_flag=True, help="Print the cron table and exit.")
+@click.pass_obj
+@handle_errors
+def scheduler(settings: Settings, org_ids: tuple[int, ...], print_only: bool) -> None:
+    """Run RQ's cron scheduler (one per deployment: RQ's cron has no lock)."""
+    from chanperf.jobs import cron_table
+
+    table = cron_table(org_ids or (1,), settings.timezone)
+    for entry in table:
+        click.echo(f"{entry.cron:<12} {settings.timezone}  {entry.name}")
+    if print_only:
+        return
+    if not settings.redis_url:
+        raise click.ClickException("CHANPERF_REDIS_URL is not set")
+    from chanperf.queue import run_scheduler
+
+    run_scheduler(settings.redis_url, settings.timezone, table)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", type=int, default=None, help="Default: CHANPERF_PORT (8024).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--dev", is_flag=True, help="Flask's development server even if gunicorn is there.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int | None, workers: int, dev: bool) -> None:
+    """Serve the REST API (gunicorn when installed, else Flask's server)."""
+    import importlib.util
+
+    port = port or settings.port
+    if not dev and importlib.util.find_spec("gunicorn") is not None:
+        import os
+
+        args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers)]
+        os.execvp(sys.executable, [sys.executable, "-m", *args, "api:create_app()"])
+    from api import create_app
+
+    create_app({"CHANPERF_SETTINGS": settings}).run(host=host, port=port)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
