@@ -1,0 +1,243 @@
+"""Weekly KPI drift from WEEKLY metric rows inserted by hand.
+
+as_of = 2024-06-30 with recent_weeks = baseline_weeks = 2: baseline Mondays 06-03,
+06-10 and recent Mondays 06-17, 06-24 for win rate and NPS. Cohort KPIs compare
+their latest matured weeks: the 30-day activation window moves them back
+ceil(30/7) = 5 weeks (baseline 04-29, 05-06; recent 05-13, 05-20), the 90-day
+reincidence window 13 weeks (baseline 03-04, 03-11; recent 03-18, 03-25).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from scipy import stats as sps
+from sqlalchemy import Engine
+
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
+from chanperf.analyzers.drift import detect_metric_drift
+from chanperf.findings import MetricDrift
+from chanperf.models.performance import PerformanceMetric, SegmentMetric
+from chanperf.policies import load_policies
+from chanperf.settings import REPO_ROOT
+from chanperf.stats import compare_proportions
+
+
+def make_ctx() -> AnalysisContext:
+    config = AnalysisConfig(recent_weeks=2, baseline_weeks=2)
+    return AnalysisContext(
+        1, date(2024, 6, 30), load_policies(REPO_ROOT / "policies"), config, "UTC"
+    )
+
+
+def week(day: str, **measures: Any) -> dict[str, Any]:
+    return {
+        "org_id": 1,
+        "period_date": date.fromisoformat(day),
+        "period_type": "WEEKLY",
+        **measures,
+    }
+
+
+@pytest.fixture
+def weekly(engine: Engine) -> Engine:
+    rows = {
+        # Win rate: baseline 30/100 twice -> 60/200; recent 15/100 twice -> 30/200. NPS: baseline
+        # 25 promoters and 10 detractors of 50, twice; recent 15 and 20 of 50, twice.
+        "2024-06-03": {
+            "reactivations_won": 30,
+            "reactivations_resolved": 100,
+            "nps_responses": 50,
+            "nps_promoters": 25,
+            "nps_detractors": 10,
+        },
+        "2024-06-10": {
+            "reactivations_won": 30,
+            "reactivations_resolved": 100,
+            "nps_responses": 50,
+            "nps_promoters": 25,
+            "nps_detractors": 10,
+        },
+        "2024-06-17": {
+            "reactivations_won": 15,
+            "reactivations_resolved": 100,
+            "nps_responses": 50,
+            "nps_promoters": 15,
+            "nps_detractors": 20,
+        },
+        "2024-06-24": {
+            "reactivations_won": 15,
+            "reactivations_resolved": 100,
+            "nps_responses": 50,
+            "nps_promoters": 15,
+            "nps_detractors": 20,
+        },
+        # Activation: baseline 20/40 twice, recent 30/40 twice; days per week 10, 12 then 15, 17.
+        "2024-04-29": {
+            "onboardings_activated_in_window": 20,
+            "onboardings_matured": 40,
+            "onboardings_completed": 20,
+            "activation_days_sum": 200,
+        },
+        "2024-05-06": {
+            "onboardings_activated_in_window": 20,
+            "onboardings_matured": 40,
+            "onboardings_completed": 20,
+            "activation_days_sum": 240,
+        },
+        "2024-05-13": {
+            "onboardings_activated_in_window": 30,
+            "onboardings_matured": 40,
+            "onboardings_completed": 20,
+            "activation_days_sum": 300,
+        },
+        "2024-05-20": {
+            "onboardings_activated_in_window": 30,
+            "onboardings_matured": 40,
+            "onboardings_completed": 20,
+            "activation_days_sum": 340,
+        },
+        # Reincidence: baseline 5/50 twice, recent 10/50 twice.
+        "2024-03-04": {"reincidences": 5, "reactivations_matured": 50},
+        "2024-03-11": {"reincidences": 5, "reactivations_matured": 50},
+        "2024-03-18": {"reincidences": 10, "reactivations_matured": 50},
+        "2024-03-25": {"reincidences": 10, "reactivations_matured": 50},
+    }
+    channel = [week(day, **measures) for day, measures in rows.items()]
+    # Ignored: a DAILY row, another org, and weeks outside every comparison.
+    channel += [
+        {
+            **week("2024-06-17", reactivations_won=0, reactivations_resolved=999),
+            "period_type": "DAILY",
+        },
+        {**week("2024-06-17", reactivations_won=0, reactivations_resolved=999), "org_id": 2},
+        week("2024-05-27", reactivations_won=0, reactivations_resolved=999),
+    ]
+    # Region R1: win rate only, 10/50 per baseline week and 15/50 per recent week; a kit cut is ignored.
+    region = [
+        {
+            **week(d, reactivations_won=w, reactivations_resolved=50),
+            "dimension": "region",
+            "dimension_value": "R1",
+        }
+        for d, w in (("2024-06-03", 10), ("2024-06-10", 10), ("2024-06-17", 15), ("2024-06-24", 15))
+    ]
+    region.append(
+        {
+            **week("2024-06-17", reactivations_won=1, reactivations_resolved=2),
+            "dimension": "kit",
+            "dimension_value": "K1",
+        }
+    )
+    with engine.begin() as conn:
+        # One insert per row: the rows name different measures (the others default to 0).
+        for row in channel:
+            conn.execute(PerformanceMetric.__table__.insert(), row)
+        for row in region:
+            conn.execute(SegmentMetric.__table__.insert(), row)
+    return engine
+
+
+def test_weekly_kpis_recent_against_baseline(weekly: Engine) -> None:
+    with weekly.connect() as conn:
+        found = detect_metric_drift(conn, make_ctx())
+    assert all(isinstance(f, MetricDrift) for f in found)
+    by = {(f.metric, f.region): f for f in found}
+    assert set(by) == {
+        ("activation_rate", None),
+        ("avg_activation_days", None),
+        ("win_rate", None),
+        ("reincidence_rate", None),
+        ("nps", None),
+        ("win_rate", "R1"),
+    }
+
+    win = by[("win_rate", None)]
+    expected = compare_proportions(30, 200, 60, 200)
+    assert (win.n_a, win.n_b, win.rate_a, win.rate_b) == (200, 200, 0.3, 0.15)
+    assert win.effect == pytest.approx(-0.15) and win.relative_effect == pytest.approx(-0.5)
+    assert win.p_value == pytest.approx(expected.p_value)
+    assert (win.ci_low, win.ci_high) == (
+        pytest.approx(expected.ci_low),
+        pytest.approx(expected.ci_high),
+    )
+    assert (win.direction, win.category, win.recent_weeks, win.baseline_weeks) == (
+        "worse",
+        "reactivation",
+        2,
+        2,
+    )
+    assert (win.period_start, win.period_end) == (date(2024, 6, 3), date(2024, 6, 30))
+    assert win.filters == {"metric": "win_rate"} and win.extra["lag_weeks"] == 0
+
+    act = by[("activation_rate", None)]
+    assert (act.rate_a, act.rate_b, act.direction, act.category) == (
+        0.5,
+        0.75,
+        "better",
+        "onboarding",
+    )
+    assert act.p_value == pytest.approx(compare_proportions(60, 80, 40, 80).p_value)
+    assert act.extra["lag_weeks"] == 5 and act.extra["recent_first_week"] == "2024-05-13"
+    assert (act.period_start, act.period_end) == (date(2024, 4, 29), date(2024, 5, 26))
+
+    days = by[("avg_activation_days", None)]
+    # Weekly means 10, 12 vs 15, 17: effect 5; Welch t = 5 / √(2/2 + 2/2) with 2 df.
+    assert (days.rate_a, days.rate_b, days.effect) == (
+        pytest.approx(11),
+        pytest.approx(16),
+        pytest.approx(5),
+    )
+    assert days.p_value == pytest.approx(2 * sps.t.sf(5 / math.sqrt(2), 2))
+    half = sps.t.ppf(0.975, 2) * math.sqrt(2)
+    assert (days.ci_low, days.ci_high) == (pytest.approx(5 - half), pytest.approx(5 + half))
+    assert days.direction == "worse" and (days.n_a, days.n_b) == (40, 40)
+
+    reinc = by[("reincidence_rate", None)]
+    assert (reinc.rate_a, reinc.rate_b, reinc.direction) == (0.1, 0.2, "worse")
+    assert reinc.extra["lag_weeks"] == 13 and reinc.period_start == date(2024, 3, 4)
+
+    nps = by[("nps", None)]
+    # Baseline NPS (50 − 20)/100 = 0.30, variance 0.70 − 0.09; recent (30 − 40)/100 = −0.10,
+    # variance 0.70 − 0.01; se = √(0.61/100 + 0.69/100).
+    se = math.sqrt(0.0061 + 0.0069)
+    assert (nps.rate_a, nps.rate_b, nps.effect) == (
+        pytest.approx(30),
+        pytest.approx(-10),
+        pytest.approx(-40),
+    )
+    assert nps.p_value == pytest.approx(2 * sps.norm.sf(0.4 / se))
+    assert nps.ci_low == pytest.approx(100 * (-0.4 - 1.959964 * se), abs=1e-3)
+    assert (nps.direction, nps.category, nps.relative_effect) == (
+        "worse",
+        "quality",
+        pytest.approx(-0.4 / 0.3),
+    )
+
+    r1 = by[("win_rate", "R1")]
+    assert (r1.rate_a, r1.rate_b, r1.direction, r1.segment) == (0.2, 0.3, "better", None)
+    assert r1.filters == {"metric": "win_rate", "region": "R1"}
+
+
+def test_no_rows_no_finding(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert detect_metric_drift(conn, make_ctx()) == []
+
+
+def test_a_single_week_per_side_gives_no_weekly_mean_test(engine: Engine) -> None:
+    # Only one baseline week with completions: the Welch test needs two per side.
+    rows = [
+        week(
+            (date(2024, 5, 6) + timedelta(days=7 * i)).isoformat(),
+            onboardings_completed=10,
+            activation_days_sum=100,
+        )
+        for i in range(3)
+    ]
+    with engine.begin() as conn:
+        conn.execute(PerformanceMetric.__table__.insert(), rows)
+    with engine.connect() as conn:
+        assert [f.metric for f in detect_metric_drift(conn, make_ctx())] == []
