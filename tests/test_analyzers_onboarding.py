@@ -34,18 +34,22 @@ failed 2); no region = 17 (1: activated 1). Channel: 15, activated 7, failed 4.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext, load_analysis_config
 from chanperf.analyzers.onboarding import (
     analyze_onboarding_patterns,
     detect_kit_effectiveness,
     detect_region_patterns,
 )
+from chanperf.database import make_engine
 from chanperf.findings import KitEffectiveness, OnboardingTarget, RegionFailure
+from chanperf.models import Base
 from chanperf.models.source import ChannelAccount, ChannelOnboarding
 from chanperf.policies import load_policies
 from chanperf.settings import REPO_ROOT
@@ -226,3 +230,111 @@ def test_empty_channel_gives_no_findings(engine: Engine) -> None:
         assert detect_kit_effectiveness(conn, ctx) == []
         assert detect_region_patterns(conn, ctx) == []
         assert analyze_onboarding_patterns(conn, ctx) == []
+
+
+# --- The demo's planted scenario (chanperf/demo/scenarios/planted.yaml) -------------------
+
+DEMO_AS_OF = date(2026, 6, 30)
+# The scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").
+PLANTED_ALPHA = 1e-3
+
+
+def _demo_context() -> AnalysisContext:
+    return AnalysisContext(
+        org_id=1,
+        as_of=DEMO_AS_OF,
+        policies=load_policies(REPO_ROOT / "policies"),
+        config=load_analysis_config(REPO_ROOT / "rules"),
+    )
+
+
+def _generate(tmp: Path, scenario: str, seed: int) -> Engine:
+    generator = pytest.importorskip("chanperf.demo.generator")
+    from chanperf.demo.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    period = generator.period_for(DEMO_AS_OF, scn.history_months, ZoneInfo("America/Sao_Paulo"))
+    data = generator.generate(scn, seed=seed, accounts=None, period=period, org_id=1)
+    eng = make_engine(f"sqlite:///{tmp / f'{scenario}-{seed}.db'}")
+    Base.metadata.create_all(eng)
+    with eng.begin() as conn:
+        generator.write(conn, data)
+    return eng
+
+
+def _planted(detector: str) -> tuple[dict[str, str], dict[str, float]]:
+    from chanperf.demo.scenario import load_scenario
+
+    (p,) = [p for p in load_scenario("planted").planted if p.detector == detector]
+    return dict(p.affected), dict(p.effect)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return _generate(tmp_path_factory.mktemp("planted"), "planted", 7)
+
+
+@pytest.mark.slow
+def test_planted_kit_is_found(planted: Engine) -> None:
+    affected, effect = _planted("detect_kit_effectiveness")
+    with planted.connect() as conn:
+        findings = detect_kit_effectiveness(conn, _demo_context())
+    (f,) = [f for f in findings if f.region == affected["region"]]
+    assert isinstance(f, KitEffectiveness)
+    assert f.better_kit == affected["kit"] and f.parameter == affected["parameter"]
+    assert f.rate_a == pytest.approx(effect["kit_a_rate"], abs=0.08)
+    assert f.rate_b == pytest.approx(effect["kit_b_rate"], abs=0.08)
+    assert f.p_value is not None and f.p_value < PLANTED_ALPHA
+    assert f.n_a is not None and f.n_b is not None and min(f.n_a, f.n_b) >= 88  # power.n_per_group
+
+
+@pytest.mark.slow
+def test_planted_region_failure_is_found(planted: Engine) -> None:
+    affected, effect = _planted("detect_region_patterns")
+    with planted.connect() as conn:
+        findings = detect_region_patterns(conn, _demo_context())
+    (f,) = [f for f in findings if f.region == affected["region"]]
+    assert f.rate_b == pytest.approx(effect["region_failure_rate"], abs=0.06)
+    assert f.rate_a == pytest.approx(effect["rest_failure_rate"], abs=0.05)
+    assert f.p_value is not None and f.p_value < PLANTED_ALPHA
+    # No other region fails significantly more than the rest.
+    others = [g for g in findings if g.region != affected["region"] and (g.effect or 0) > 0]
+    assert all(g.p_value is not None and g.p_value > PLANTED_ALPHA for g in others)
+
+
+@pytest.mark.slow
+def test_planted_slow_onboarding_is_found(planted: Engine) -> None:
+    affected, effect = _planted("analyze_onboarding_patterns")
+    with planted.connect() as conn:
+        findings = analyze_onboarding_patterns(conn, _demo_context())
+    got = {(f.metric, f.region): f for f in findings if isinstance(f, OnboardingTarget)}
+    rate = got[("activation_rate", affected["region"])]
+    days = got[("median_activation_days", affected["region"])]
+    assert rate.value == pytest.approx(effect["activation_rate"], abs=0.06)
+    assert days.value == pytest.approx(effect["median_activation_days"], abs=3)
+    assert rate.p_value is not None and rate.p_value < PLANTED_ALPHA
+    assert days.p_value is not None and days.p_value < PLANTED_ALPHA
+    # Every other cut meets both targets.
+    assert all(
+        f.p_value is not None and f.p_value > PLANTED_ALPHA
+        for (_, region), f in got.items()
+        if region != affected["region"]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_null_scenario_has_no_strong_onboarding_signal(
+    tmp_path_factory: pytest.TempPathFactory, seed: int
+) -> None:
+    eng = _generate(tmp_path_factory.mktemp("null"), "null", seed)
+    ctx = _demo_context()
+    with eng.connect() as conn:
+        findings = [
+            *detect_kit_effectiveness(conn, ctx),
+            *detect_region_patterns(conn, ctx),
+            *analyze_onboarding_patterns(conn, ctx),
+        ]
+    assert findings  # the detectors ran on real data
+    strong = [f for f in findings if f.p_value is not None and f.p_value < PLANTED_ALPHA]
+    assert strong == []

@@ -36,25 +36,29 @@ Matured wins: <=5: L1-10, E1 (11, relapsed 2); (5,8]: M1-4 (4, relapsed 4); >8: 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
 from chanperf.analyzers.cohorts import DAYS_PER_MONTH
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext, load_analysis_config
 from chanperf.analyzers.reactivation import (
     analyze_strategy_effectiveness,
     detect_compliance_drift,
     detect_discount_patterns,
     detect_reincidence_patterns,
 )
+from chanperf.database import make_engine
 from chanperf.findings import (
     DiscountComplianceDrift,
     DiscountReincidence,
     ReincidenceAboveMax,
     StrategyEffectiveness,
 )
+from chanperf.models import Base
 from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
 from chanperf.policies import load_policies
 from chanperf.settings import REPO_ROOT
@@ -297,3 +301,130 @@ def test_empty_channel_gives_no_findings(engine: Engine) -> None:
         assert analyze_strategy_effectiveness(conn, ctx) == []
         assert detect_reincidence_patterns(conn, ctx) == []
         assert detect_compliance_drift(conn, ctx) == []
+
+
+# --- The demo's planted scenario (chanperf/demo/scenarios/planted.yaml) -------------------
+
+DEMO_AS_OF = date(2026, 6, 30)
+# The scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").
+PLANTED_ALPHA = 1e-3
+
+
+def _demo_context() -> AnalysisContext:
+    return AnalysisContext(
+        org_id=1,
+        as_of=DEMO_AS_OF,
+        policies=load_policies(REPO_ROOT / "policies"),
+        config=load_analysis_config(REPO_ROOT / "rules"),
+    )
+
+
+def _generate(tmp: Path, scenario: str, seed: int) -> Engine:
+    generator = pytest.importorskip("chanperf.demo.generator")
+    from chanperf.demo.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    period = generator.period_for(DEMO_AS_OF, scn.history_months, ZoneInfo("America/Sao_Paulo"))
+    data = generator.generate(scn, seed=seed, accounts=None, period=period, org_id=1)
+    eng = make_engine(f"sqlite:///{tmp / f'{scenario}-{seed}.db'}")
+    Base.metadata.create_all(eng)
+    with eng.begin() as conn:
+        generator.write(conn, data)
+    return eng
+
+
+def _planted(detector: str) -> tuple[dict[str, str], dict[str, float]]:
+    from chanperf.demo.scenario import load_scenario
+
+    (p,) = [p for p in load_scenario("planted").planted if p.detector == detector]
+    return dict(p.affected), dict(p.effect)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return _generate(tmp_path_factory.mktemp("planted"), "planted", 7)
+
+
+@pytest.mark.slow
+def test_planted_discount_relapse_is_found(planted: Engine) -> None:
+    _, effect = _planted("detect_discount_patterns")
+    with planted.connect() as conn:
+        (f,) = detect_discount_patterns(conn, _demo_context())
+    assert isinstance(f, DiscountReincidence)
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (
+        effect["high_threshold"],
+        effect["low_threshold"],
+    )
+    assert f.rate_b == pytest.approx(effect["high_discount_reincidence"], abs=0.06)
+    assert f.rate_a == pytest.approx(effect["low_discount_reincidence"], abs=0.05)
+    assert f.p_value is not None and f.p_value < PLANTED_ALPHA
+    # The (5, 8] bucket relapses 0.20 > 0.12 in the scenario: the cap goes to the low edge.
+    assert f.suggested_max_discount_pct == effect["low_threshold"]
+    assert f.current_max_discount_pct == 10.0
+    assert f.cost_difference is not None and f.cost_difference > 0
+
+
+@pytest.mark.slow
+def test_planted_strategy_is_found(planted: Engine) -> None:
+    affected, effect = _planted("analyze_strategy_effectiveness")
+    with planted.connect() as conn:
+        findings = analyze_strategy_effectiveness(conn, _demo_context())
+    (f,) = [
+        f
+        for f in findings
+        if isinstance(f, StrategyEffectiveness)
+        and f.segment == affected["segment"]
+        and f.better_strategy == affected["strategy"]
+    ]
+    assert f.rate_b == pytest.approx(effect["visit_win_rate"], abs=0.08)
+    assert f.rate_a == pytest.approx(effect["discount_win_rate"], abs=0.08)
+    assert f.p_value is not None and f.p_value < PLANTED_ALPHA
+    assert f.reincidence_a is not None and f.reincidence_b is not None
+    assert f.reincidence_b <= f.reincidence_a
+    # No other strategy beats its segment's most used one.
+    others = [g for g in findings if g is not f and (g.effect or 0) > 0]
+    assert all(g.p_value is not None and g.p_value > PLANTED_ALPHA for g in others)
+
+
+@pytest.mark.slow
+def test_planted_reincidence_is_found(planted: Engine) -> None:
+    affected, effect = _planted("detect_reincidence_patterns")
+    with planted.connect() as conn:
+        findings = detect_reincidence_patterns(conn, _demo_context())
+    (f,) = [f for f in findings if f.segment == affected["segment"]]
+    assert isinstance(f, ReincidenceAboveMax)
+    assert f.rate_b == pytest.approx(effect["reincidence_rate"], abs=0.07)
+    assert f.max_rate == effect["max_reincidence_rate"]
+    assert f.p_value is not None and f.p_value < PLANTED_ALPHA
+
+
+@pytest.mark.slow
+def test_planted_cap_compliance_is_found(planted: Engine) -> None:
+    _, effect = _planted("compliance_drift")
+    with planted.connect() as conn:
+        (f,) = detect_compliance_drift(conn, _demo_context())
+    assert isinstance(f, DiscountComplianceDrift)
+    assert f.tolerance == effect["discount_tolerance_rate"]
+    # The scenario states the share its planted effects should produce; the over-cap
+    # share also depends on how many BRONZE wins use DISCOUNT, hence the wider margin.
+    assert f.rate_b == pytest.approx(effect["over_cap_share"], abs=0.06)
+    assert f.p_value is not None and f.p_value < PLANTED_ALPHA
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_null_scenario_has_no_strong_reactivation_signal(
+    tmp_path_factory: pytest.TempPathFactory, seed: int
+) -> None:
+    eng = _generate(tmp_path_factory.mktemp("null"), "null", seed)
+    ctx = _demo_context()
+    with eng.connect() as conn:
+        findings = [
+            *detect_discount_patterns(conn, ctx),
+            *analyze_strategy_effectiveness(conn, ctx),
+            *detect_reincidence_patterns(conn, ctx),
+            *detect_compliance_drift(conn, ctx),
+        ]
+    assert findings  # the detectors ran on real data
+    strong = [f for f in findings if f.p_value is not None and f.p_value < PLANTED_ALPHA]
+    assert strong == []
