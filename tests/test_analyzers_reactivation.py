@@ -36,8 +36,6 @@ Matured wins: <=5: L1-10, E1 (11, relapsed 2); (5,8]: M1-4 (4, relapsed 4); >8: 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from scipy import stats as sps
@@ -51,18 +49,17 @@ from chanperf.analyzers.reactivation import (
     detect_discount_patterns,
     detect_reincidence_patterns,
 )
-from chanperf.database import make_engine
 from chanperf.findings import (
     DiscountComplianceDrift,
     DiscountReincidence,
     ReincidenceAboveMax,
     StrategyEffectiveness,
 )
-from chanperf.models import Base
 from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
 from chanperf.policies import load_policies
 from chanperf.settings import REPO_ROOT
 from chanperf.stats import compare_proportions
+from tests.demo_data import DEMO_AS_OF, generate_demo_db
 
 AS_OF = date(2026, 6, 30)
 R0 = datetime(2026, 2, 1, 12, 0)
@@ -305,7 +302,6 @@ def test_empty_channel_gives_no_findings(engine: Engine) -> None:
 
 # --- The demo's planted scenario (chanperf/demo/scenarios/planted.yaml) -------------------
 
-DEMO_AS_OF = date(2026, 6, 30)
 # The scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").
 PLANTED_ALPHA = 1e-3
 
@@ -319,18 +315,7 @@ def _demo_context() -> AnalysisContext:
     )
 
 
-def _generate(tmp: Path, scenario: str, seed: int) -> Engine:
-    generator = pytest.importorskip("chanperf.demo.generator")
-    from chanperf.demo.scenario import load_scenario
-
-    scn = load_scenario(scenario)
-    period = generator.period_for(DEMO_AS_OF, scn.history_months, ZoneInfo("America/Sao_Paulo"))
-    data = generator.generate(scn, seed=seed, accounts=None, period=period, org_id=1)
-    eng = make_engine(f"sqlite:///{tmp / f'{scenario}-{seed}.db'}")
-    Base.metadata.create_all(eng)
-    with eng.begin() as conn:
-        generator.write(conn, data)
-    return eng
+_generate = generate_demo_db
 
 
 def _planted(detector: str) -> tuple[dict[str, str], dict[str, float]]:

@@ -1,0 +1,34 @@
+"""Demo channels for tests that need realistic data: generated once per module into SQLite."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from chanperf.database import make_engine
+from chanperf.demo import generator
+from chanperf.demo.scenario import Planted, load_scenario
+from chanperf.models import Base
+
+DEMO_AS_OF = date(2026, 6, 30)
+
+
+def generate_demo_db(tmp: Path, scenario: str, seed: int, as_of: date = DEMO_AS_OF) -> Engine:
+    """A SQLite database holding the scenario's channel generated with `seed`."""
+    scn = load_scenario(scenario)
+    period = generator.period_for(as_of, scn.history_months, ZoneInfo("America/Sao_Paulo"))
+    data = generator.generate(scn, seed=seed, accounts=None, period=period, org_id=1)
+    eng = make_engine(f"sqlite:///{tmp / f'{scenario}-{seed}.db'}")
+    Base.metadata.create_all(eng)
+    with eng.begin() as conn:
+        generator.write(conn, data)
+    return eng
+
+
+def planted_entry(detector: str) -> Planted:
+    """The planted scenario's ground-truth entry for `detector` (exactly one expected)."""
+    (entry,) = [p for p in load_scenario("planted").planted if p.detector == detector]
+    return entry
