@@ -32,7 +32,12 @@ __all__ = [
 
 def detectors() -> list[tuple[str, Detector]]:
     """Every detector of spec/insights.md, in the table's order (imported lazily)."""
-    from chanperf.analyzers import drift, onboarding, policy, reactivation, state
+    # Imported here: the detector modules import this package's context module.
+    import chanperf.analyzers.drift as drift
+    import chanperf.analyzers.onboarding as onboarding
+    import chanperf.analyzers.policy as policy
+    import chanperf.analyzers.reactivation as reactivation
+    import chanperf.analyzers.state as state
 
     return [
         ("detect_kit_effectiveness", onboarding.detect_kit_effectiveness),
