@@ -6,6 +6,7 @@ message and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
@@ -422,6 +423,171 @@ def serve(settings: Settings, host: str, port: int | None, workers: int, dev: bo
     from api import create_app
 
     create_app({"CHANPERF_SETTINGS": settings}).run(host=host, port=port)
+
+
+@main.group("proposals")
+def proposals_group() -> None:
+    """Policy proposals: review, approve or reject, apply, replay, measure."""
+
+
+@contextlib.contextmanager
+def _proposal_session(settings: Settings) -> Any:
+    """One transaction for one command; the engine is disposed after it."""
+    from chanperf.database import make_engine, session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@proposals_group.command("list")
+@click.option(
+    "--status", default=None, help="DRAFT, PENDING_REVIEW, APPROVED, REJECTED or IMPLEMENTED."
+)
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_list(settings: Settings, status: str | None, org_id: int) -> None:
+    """One line per proposal: id, status, policy parameter, values, title."""
+    from chanperf.proposals import list_proposals
+
+    with _proposal_session(settings) as session:
+        for p in list_proposals(session, org_id, status):
+            click.echo(
+                f"{p.id}\t{p.status.value}\t{p.policy_name}.{p.parameter_path}\t"
+                f"{p.current_value!r} -> {p.proposed_value!r}\t{p.title}"
+            )
+
+
+@proposals_group.command("show")
+@click.argument("proposal_id", type=int)
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_show(settings: Settings, proposal_id: int, org_id: int) -> None:
+    """Everything about a proposal, as JSON."""
+    import json
+
+    from chanperf.proposals import get_proposal
+
+    with _proposal_session(settings) as session:
+        p = get_proposal(session, org_id, proposal_id)
+        fields = [c.name for c in p.__table__.columns]
+        click.echo(
+            json.dumps(
+                {f: getattr(p, f) for f in fields}, default=str, indent=2, ensure_ascii=False
+            )
+        )
+
+
+@proposals_group.command("diff")
+@click.argument("proposal_id", type=int)
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_diff(settings: Settings, proposal_id: int, org_id: int) -> None:
+    """Print the unified diff of the policy file (`git apply` it from the repository root)."""
+    from chanperf.proposals import proposal_diff
+
+    with _proposal_session(settings) as session:
+        click.echo(proposal_diff(session, org_id, proposal_id), nl=False)
+
+
+@proposals_group.command("approve")
+@click.argument("proposal_id", type=int)
+@click.option("--as", "actor", required=True, help="Who approves (not the requester).")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_approve(settings: Settings, proposal_id: int, actor: str, org_id: int) -> None:
+    """Approve a proposal waiting for review."""
+    from chanperf.proposals import approve_proposal
+
+    with _proposal_session(settings) as session:
+        p = approve_proposal(session, org_id, proposal_id, actor)
+        click.echo(f"proposal {p.id} approved by {p.approved_by} at {p.approved_at}")
+
+
+@proposals_group.command("reject")
+@click.argument("proposal_id", type=int)
+@click.option("--as", "actor", required=True, help="Who rejects.")
+@click.option("--reason", required=True, help="Why (kept with the proposal).")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_reject(
+    settings: Settings, proposal_id: int, actor: str, reason: str, org_id: int
+) -> None:
+    """Reject a proposal waiting for review, with a reason."""
+    from chanperf.proposals import reject_proposal
+
+    with _proposal_session(settings) as session:
+        p = reject_proposal(session, org_id, proposal_id, actor, reason)
+        click.echo(f"proposal {p.id} rejected by {p.rejected_by} at {p.rejected_at}")
+
+
+@proposals_group.command("apply")
+@click.argument("proposal_id", type=int)
+@click.option(
+    "--policies-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_POLICIES_DIR.",
+)
+@click.option("--as", "actor", default=None, help="Who applies (recorded on the policy version).")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_apply(
+    settings: Settings, proposal_id: int, policies_dir: Path | None, actor: str | None, org_id: int
+) -> None:
+    """Write an approved proposal into its policy file (version + 1); refused on conflict."""
+    from chanperf.proposals import apply_proposal
+
+    folder = policies_dir or settings.policies_dir
+    with _proposal_session(settings) as session:
+        v = apply_proposal(session, org_id, proposal_id, folder, actor)
+        click.echo(f"{folder / (v.policy_name + '.yaml')}: {v.policy_name} version {v.version}")
+
+
+@proposals_group.command("replay")
+@click.argument("proposal_id", type=int)
+@click.option("--weeks", type=click.IntRange(min=1), default=12, show_default=True)
+@click.option("--as-of", "as_of", callback=_parse_date, default=None, help="Default: yesterday.")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_replay(
+    settings: Settings, proposal_id: int, weeks: int, as_of: date | None, org_id: int
+) -> None:
+    """Re-run the last weeks' analysis with the proposed policy; print insights that change."""
+    from chanperf.replay import replay_proposal
+
+    for line in replay_proposal(settings, org_id, proposal_id, weeks, as_of).lines():
+        click.echo(line)
+
+
+@proposals_group.command("results")
+@click.option("--as-of", "as_of", callback=_parse_date, default=None, help="Default: yesterday.")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.pass_obj
+@handle_errors
+def proposals_results(settings: Settings, as_of: date | None, org_id: int) -> None:
+    """Measure applied proposals whose experiment duration has passed."""
+    from datetime import datetime, timedelta
+
+    from chanperf.experiment_results import check_experiment_results
+
+    day = as_of or datetime.now(settings.tz).date() - timedelta(days=1)
+    with _proposal_session(settings) as session:
+        for p in check_experiment_results(session, org_id, day, settings.timezone):
+            r = p.implementation_results or {}
+            click.echo(
+                f"{p.id}\t{r.get('verdict')}\testimate={r.get('estimate')}\tci={r.get('ci')}"
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

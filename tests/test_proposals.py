@@ -293,3 +293,64 @@ def test_store_keeps_what_was_approved(sessions, tmp_path: Path) -> None:
     with sessions() as s:
         row = s.get(PolicyProposal, pid)
         assert row.rationale == "new evidence" and row.policy_diff == spec.policy_diff
+
+
+def test_cli_lists_diffs_approves_applies(settings, sessions, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from chanperf.cli import main
+
+    folder = policies_copy(tmp_path)
+    policies = load_policies(folder)
+    with sessions.begin() as s:
+        row, _ = store_proposal(s, proposal_for(policies, discount_finding()), None)
+        pid = row.id
+    runner = CliRunner()
+    base = ["--database-url", settings.database_url, "proposals"]
+    out = runner.invoke(main, [*base, "list"])
+    assert out.exit_code == 0 and "PENDING_REVIEW" in out.output
+    out = runner.invoke(main, [*base, "diff", str(pid)])
+    assert out.exit_code == 0
+    git_apply_check(folder, out.output)
+    out = runner.invoke(main, [*base, "approve", str(pid), "--as", SYSTEM_ACTOR])
+    assert out.exit_code == 1 and "cannot review" in out.output
+    assert runner.invoke(main, [*base, "approve", str(pid), "--as", "ana"]).exit_code == 0
+    out = runner.invoke(
+        main, [*base, "apply", str(pid), "--policies-dir", str(folder), "--as", "ops"]
+    )
+    assert out.exit_code == 0 and "version 2" in out.output
+    out = runner.invoke(main, [*base, "apply", str(pid), "--policies-dir", str(folder)])
+    assert out.exit_code == 1 and "IMPLEMENTED" in out.output
+    assert runner.invoke(main, [*base, "show", str(pid)]).exit_code == 0
+
+
+def test_replay_shows_the_insight_that_would_disappear(settings, sessions, tmp_path, monkeypatch):
+    """A detector that compares kits against whatever the policy prescribes: under the
+    proposed policy the better kit *is* the policy kit, so the insight goes away."""
+    import chanperf.analyzers as analyzers
+    from chanperf.replay import replay_proposal
+
+    folder = policies_copy(tmp_path)
+    policies = load_policies(folder)
+    finding = kit_finding(policies)
+
+    def fake_kit_detector(conn, ctx):
+        import dataclasses
+
+        kit = ctx.policies.get(f"onboarding.{finding.parameter}")
+        return [dataclasses.replace(finding, policy_kit=kit, policy_value=kit)]
+
+    monkeypatch.setattr(analyzers, "detectors", lambda: [("kit", fake_kit_detector)])
+    with sessions.begin() as s:
+        row, _ = store_proposal(s, proposal_for(policies, finding), None)
+        pid = row.id
+    with sessions() as s:
+        before = s.scalar(select(func.count()).select_from(PolicyProposal))
+    result = replay_proposal(
+        settings.with_(policies_dir=folder), 1, pid, weeks=4, as_of=date(2026, 6, 30)
+    )
+    assert [i[0] for i in result.disappear] == ["kit_better_than_policy_kit"]
+    assert result.appear == () and result.remain == ()
+    assert any("disappears: kit_better_than_policy_kit" in line for line in result.lines())
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(PolicyProposal)) == before
