@@ -130,7 +130,15 @@ def analyze(
         raise
     finally:
         engine.dispose()
-    log.info("analysis %s for org %s as of %s: %s", summary.run_id, org_id, as_of, summary)
+    log.info(
+        "analysis %s for org %s as of %s: %d findings, %d new, %d updated insights",
+        summary.run_id,
+        org_id,
+        as_of,
+        summary.findings,
+        summary.insights_created,
+        summary.insights_updated,
+    )
     return summary
 
 

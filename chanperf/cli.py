@@ -56,6 +56,8 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     if database_url:
         settings = settings.with_(database_url=database_url, database_url_chosen=True)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic reports every migration step at INFO; the commands say what matters.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     ctx.obj = settings
 
 

@@ -92,6 +92,22 @@ def _rate_gap(f: Finding, basis: ImpactBasis, what: str, size: int | None = None
     return ImpactEstimate(n, money, "lost_revenue", tuple(notes), basis.currency)
 
 
+def _onboarding_target(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
+    if getattr(f, "metric", None) != "median_activation_days":
+        return _rate_gap(f, basis, "a taxa de ativação", f.n)
+    # Days, not a rate: each activation arrives `gap` days late, so that share of a
+    # month of its revenue is lost.
+    n = int(f.n or 0)
+    late_days = abs(float(getattr(f, "gap", None) or f.effect or 0.0))
+    money = n / _months(f) * late_days / DAYS_PER_MONTH * basis.revenue_per_account_month
+    notes = (
+        f"{n} onboardings no período analisado ({_months(f):.1f} meses)",
+        f"cada ativação chega {late_days:.0f} dias depois do máximo da política",
+        f"receita média de R$ {basis.revenue_per_account_month:,.2f} por conta ativa por mês",
+    )
+    return ImpactEstimate(n, money, "lost_revenue", notes, basis.currency)
+
+
 def _discount(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
     n, money, notes = _gain(f, basis, f.n_b, "a reincidência das reativações com desconto alto")
     cost = getattr(f, "cost_difference", None)
@@ -176,7 +192,7 @@ def _misalignment(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
 ESTIMATORS: dict[str, Callable[[Finding, ImpactBasis], ImpactEstimate]] = {
     "kit_effectiveness": lambda f, b: _rate_gap(f, b, "a taxa de ativação", f.n_a),
     "region_failure": lambda f, b: _rate_gap(f, b, "a taxa de falha no onboarding"),
-    "onboarding_target": lambda f, b: _rate_gap(f, b, "a taxa de ativação", f.n),
+    "onboarding_target": _onboarding_target,
     "discount_reincidence": _discount,
     "strategy_effectiveness": lambda f, b: _rate_gap(
         f, b, "a taxa de sucesso da reativação", f.n_a

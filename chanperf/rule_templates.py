@@ -3,8 +3,10 @@
 Templates use `str.format` syntax with named finding fields and an optional
 filter: `{rate_b:pct}` -> "45%", `{effect:pp}` -> "33 p.p.", `{cost_difference:money}` -> "R$ 15.000",
 `{ratio:x}` -> "1,7x", `{n:num}`, `{median_days_a:int}`, `{p_value_adj:p}` -> "0,012",
-`{period_start:date}` -> "01/03/2024". `{policy.<name>.<path>}`
-quotes a policy parameter. Names and filters are checked when rules load.
+`{period_start:date}` -> "01/03/2024", `{dimension:label}` -> "segmento" (pt-BR name of a
+code). `{policy.<name>.<path>}` quotes a policy parameter; `{scope}` reads "região X,
+segmento Y" (or "canal inteiro") from the finding's region and segment. Names and
+filters are checked when rules load.
 """
 
 from __future__ import annotations
@@ -61,6 +63,46 @@ def _date(value: Any) -> str:
     return f"{day}/{month}/{year}"
 
 
+# pt-BR names of the codes findings carry (dimensions, metrics, states); unknown codes pass through.
+LABELS = {
+    "region": "região",
+    "segment": "segmento",
+    "kit": "kit",
+    "strategy": "estratégia",
+    "activation_rate": "taxa de ativação",
+    "median_activation_days": "mediana de dias até a ativação",
+    "avg_activation_days": "média de dias até a ativação",
+    "win_rate": "taxa de sucesso da reativação",
+    "reactivation_rate": "taxa de sucesso da reativação",
+    "reincidence_rate": "reincidência",
+    "nps": "NPS",
+    "nps_score": "NPS",
+    "margin": "margem",
+    "priority_share": "participação das regiões prioritárias",
+    "time_in_state": "tempo no estado",
+    "transition_rate": "taxa de transição",
+    "worse": "piora",
+    "better": "melhora",
+}
+
+
+def _label(value: Any) -> str:
+    return LABELS.get(str(value), str(value))
+
+
+def _scope(values: Mapping[str, Any]) -> str:
+    parts = [
+        f"{LABELS[key]} {values[key]}"
+        for key in ("region", "segment")
+        if values.get(key) is not None
+    ]
+    return ", ".join(parts) or "canal inteiro"
+
+
+# Placeholders computed from several fields rather than read from one.
+DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {"scope": _scope}
+
+
 FILTERS: dict[str, Callable[[Any], str]] = {
     "": _num,
     "num": _num,
@@ -71,6 +113,7 @@ FILTERS: dict[str, Callable[[Any], str]] = {
     "int": lambda v: _br_number(round(float(v)), 0),
     "p": _p_value,
     "date": _date,
+    "label": _label,
 }
 
 
@@ -105,7 +148,7 @@ def template_problems(
                 policy_get(name)
             except Exception:
                 problems.append(f"unknown policy parameter {name!r} in template")
-        elif name not in fields:
+        elif name not in fields and name not in DERIVED:
             problems.append(f"unknown placeholder {{{name}}}: the finding has no field {name!r}")
     return problems
 
@@ -116,6 +159,9 @@ def render_text(template: str, values: Mapping[str, Any], policy_get: Callable[[
     for literal, name, spec, _conv in string.Formatter().parse(template):
         out.append(literal)
         if name is None:
+            continue
+        if name in DERIVED:
+            out.append(DERIVED[name](values))
             continue
         value = policy_get(name) if name.startswith("policy.") else values.get(name)
         out.append(MISSING_TEXT if value is None else FILTERS[spec or ""](value))

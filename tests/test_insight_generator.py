@@ -75,6 +75,27 @@ def test_impact_of_a_kit_gap_by_hand():
     assert est.kind == "lost_revenue" and est.assumptions
 
 
+def test_impact_of_late_activation_counts_days_not_rate():
+    from chanperf.findings import OnboardingTarget
+
+    f = OnboardingTarget(
+        org_id=1,
+        period_start=date(2026, 4, 1),
+        period_end=date(2026, 6, 30),
+        metric="median_activation_days",
+        value=33,
+        target=20,
+        gap=13,
+        effect=13,
+        n=120,
+    )
+    est = estimate_impact(f, BASIS)
+    # 120 onboardings / 2.989488 months = 40.14066/month, each 13 days late:
+    # 40.14066 x 13 / 30.44 x R$ 500 = R$ 8571.43/month
+    assert round(est.monthly_amount, 2) == 8571.43
+    assert est.accounts_affected == 120
+
+
 def test_second_run_updates_the_open_insight(sessions):
     with sessions.begin() as s:
         first = generate_insights(s, 1, [draft(kit_finding())], BASIS)
