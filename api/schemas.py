@@ -338,7 +338,7 @@ class DashboardSchema(Schema):
 # ---------------------------------------------------------------- policies
 
 
-class PolicyVersionSchema(Schema):
+class PolicyVersionSummarySchema(Schema):
     version = fields.Integer(required=True)
     content_hash = fields.String(required=True)
     source = fields.String(required=True, metadata={"description": "recorded or file"})
@@ -347,12 +347,15 @@ class PolicyVersionSchema(Schema):
     applied_at = fields.DateTime(allow_none=True)
     applied_by = fields.String(allow_none=True)
     proposal_id = fields.Integer(allow_none=True)
-    document = fields.Dict()
+
+
+class PolicyVersionSchema(PolicyVersionSummarySchema):
+    document = fields.Dict(required=True)
 
 
 class PolicySummarySchema(Schema):
     name = fields.String(required=True)
-    current = fields.Nested(PolicyVersionSchema(exclude=("document",)), required=True)
+    current = fields.Nested(PolicyVersionSummarySchema, required=True)
     versions = fields.Integer(required=True)
 
 
