@@ -3,8 +3,10 @@
 as_of = 2024-06-30 with recent_weeks = baseline_weeks = 2: baseline Mondays 06-03,
 06-10 and recent Mondays 06-17, 06-24 for win rate and NPS. Cohort KPIs compare
 their latest matured weeks: the 30-day activation window moves them back
-ceil(30/7) = 5 weeks (baseline 04-29, 05-06; recent 05-13, 05-20), the 90-day
-reincidence window 13 weeks (baseline 03-04, 03-11; recent 03-18, 03-25).
+ceil(30/7) = 5 weeks (baseline 04-29, 05-06; recent 05-13, 05-20), average
+activation days two windows, ceil(60/7) = 9 weeks (baseline 04-01, 04-08; recent
+04-15, 04-22), the 90-day reincidence window 13 weeks (baseline 03-04, 03-11;
+recent 03-18, 03-25).
 """
 
 from __future__ import annotations
@@ -75,31 +77,16 @@ def weekly(engine: Engine) -> Engine:
             "nps_promoters": 15,
             "nps_detractors": 20,
         },
-        # Activation: baseline 20/40 twice, recent 30/40 twice; days per week 10, 12 then 15, 17.
-        "2024-04-29": {
-            "onboardings_activated_in_window": 20,
-            "onboardings_matured": 40,
-            "onboardings_completed": 20,
-            "activation_days_sum": 200,
-        },
-        "2024-05-06": {
-            "onboardings_activated_in_window": 20,
-            "onboardings_matured": 40,
-            "onboardings_completed": 20,
-            "activation_days_sum": 240,
-        },
-        "2024-05-13": {
-            "onboardings_activated_in_window": 30,
-            "onboardings_matured": 40,
-            "onboardings_completed": 20,
-            "activation_days_sum": 300,
-        },
-        "2024-05-20": {
-            "onboardings_activated_in_window": 30,
-            "onboardings_matured": 40,
-            "onboardings_completed": 20,
-            "activation_days_sum": 340,
-        },
+        # Activation: baseline 20/40 twice, recent 30/40 twice.
+        "2024-04-29": {"onboardings_activated_in_window": 20, "onboardings_matured": 40},
+        "2024-05-06": {"onboardings_activated_in_window": 20, "onboardings_matured": 40},
+        "2024-05-13": {"onboardings_activated_in_window": 30, "onboardings_matured": 40},
+        "2024-05-20": {"onboardings_activated_in_window": 30, "onboardings_matured": 40},
+        # Days: 20 completions a week, mean days 10, 12 (baseline) then 15, 17 (recent).
+        "2024-04-01": {"onboardings_completed": 20, "activation_days_sum": 200},
+        "2024-04-08": {"onboardings_completed": 20, "activation_days_sum": 240},
+        "2024-04-15": {"onboardings_completed": 20, "activation_days_sum": 300},
+        "2024-04-22": {"onboardings_completed": 20, "activation_days_sum": 340},
         # Reincidence: baseline 5/50 twice, recent 10/50 twice.
         "2024-03-04": {"reincidences": 5, "reactivations_matured": 50},
         "2024-03-11": {"reincidences": 5, "reactivations_matured": 50},
@@ -195,6 +182,7 @@ def test_weekly_kpis_recent_against_baseline(weekly: Engine) -> None:
     half = sps.t.ppf(0.975, 2) * math.sqrt(2)
     assert (days.ci_low, days.ci_high) == (pytest.approx(5 - half), pytest.approx(5 + half))
     assert days.direction == "worse" and (days.n_a, days.n_b) == (40, 40)
+    assert days.extra["lag_weeks"] == 9 and days.period_start == date(2024, 4, 1)
 
     reinc = by[("reincidence_rate", None)]
     assert (reinc.rate_a, reinc.rate_b, reinc.direction) == (0.1, 0.2, "worse")

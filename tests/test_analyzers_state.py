@@ -144,6 +144,21 @@ def test_time_in_state_median_against_policy_max(stuck_channel: Engine) -> None:
     assert (ch.period_start, ch.period_end) == (date(2024, 1, 3), date(2024, 6, 30))
 
 
+def test_share_over_max_against_the_rest_of_the_channel(stuck_channel: Engine) -> None:
+    with stuck_channel.connect() as conn:
+        found = [f for f in detect_bottlenecks(conn, make_ctx()) if f.signal == "over_max_share"]
+    by_region = {f.region: f for f in found}
+    # R1: 4 of 5 over 45 days; the rest (R2): 0 of 3. And the other way round.
+    r1, r2 = by_region["R1"], by_region["R2"]
+    expected = compare_proportions(4, 5, 0, 3)
+    assert (r1.n_a, r1.n_b, r1.rate_a, r1.rate_b, r1.accounts_affected) == (3, 5, 0.0, 0.8, 4)
+    assert r1.p_value == pytest.approx(expected.p_value) and r1.effect == pytest.approx(0.8)
+    assert r1.relative_effect is None  # the rest has nobody over: no ratio
+    assert (r1.median_days, r1.extra["rest_median_days"]) == (pytest.approx(60), pytest.approx(30))
+    assert (r2.rate_a, r2.rate_b, r2.effect) == (0.8, 0.0, pytest.approx(-0.8))
+    assert r1.parameter == "max_days_in_state.ACTIVATING" and r1.policy_value == 45.0
+
+
 @pytest.fixture
 def stalling_channel(engine: Engine) -> Engine:
     rows: dict[str, list[dict[str, Any]]] = {"accounts": [], "transitions": []}

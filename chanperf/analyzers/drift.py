@@ -18,7 +18,10 @@ reactivation `reincidence_window_days`, before its rate is final, and the
 completions of a young cohort are its fastest ones. Those KPIs therefore compare
 the latest *matured* weeks: both week lists are moved back by
 ceil(window / 7) weeks (`extra.lag_weeks`), so recent and baseline cohorts are
-equally complete. Weeks without a row (or with an empty denominator) are left
+equally complete. Average activation days counts every completion, late ones
+included (they may come well after the window), so it waits two windows: one
+window would leave the slowest completions of the recent cohorts out and make
+them look faster. Weeks without a row (or with an empty denominator) are left
 out; a cut without data on either side gives no finding.
 
 NPS test: an answer scores +1 (promoter), 0 or −1 (detractor); NPS is their mean
@@ -56,6 +59,7 @@ class Kpi:
     denominator: str
     worse_when: str  # "higher" or "lower"
     maturity_param: str | None = None  # policy parameter holding the maturation window (days)
+    maturity_factor: int = 1  # how many windows a cohort needs before the KPI is final
 
 
 KPIS = (
@@ -76,6 +80,7 @@ KPIS = (
         "onboardings_completed",
         "higher",
         "onboarding.activation_window_days",
+        maturity_factor=2,
     ),
     Kpi(
         "win_rate",
@@ -103,7 +108,8 @@ CUTS = (Dimension.REGION.value, Dimension.SEGMENT.value)
 def _lag_weeks(ctx: AnalysisContext, kpi: Kpi) -> int:
     if kpi.maturity_param is None:
         return 0
-    return math.ceil(float(ctx.policies.get(kpi.maturity_param, 0) or 0) / 7)
+    window = float(ctx.policies.get(kpi.maturity_param, 0) or 0)
+    return math.ceil(kpi.maturity_factor * window / 7)
 
 
 def _weeks(ctx: AnalysisContext, lag: int) -> tuple[list[date], list[date]]:

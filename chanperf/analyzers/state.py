@@ -8,6 +8,11 @@
   state), and a one-sided sign test that the median exceeds the policy maximum;
   channel-wide and per region. `accounts_affected` = accounts over the maximum,
   `rate_b` their share.
+- "over_max_share": per state and region, the share of the region's accounts in
+  the state that are over the maximum (b) against that share in the rest of the
+  channel (a), two-proportion test. A region that leaves accounts stuck shows
+  here even while fresh arrivals keep its median under the maximum (the demo's
+  planted SUDESTE: 47 % over 90 days, median 84, against 0 % elsewhere).
 - "transition_rate": for a state X and a target Y in {STALLED, CHURNED}, the
   share of accounts in X at the start of an ISO week that have a transition to Y
   during that week; account-weeks of the recent weeks (b) against those of the
@@ -188,7 +193,42 @@ def _time_in_state(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
                     extra={"mean_days": float(np.mean(days)), "test": "sign_test_median"},
                 )
             )
+            if region != CHANNEL:
+                findings.extend(
+                    _over_max_vs_rest(ctx, str(state), float(limit), str(region), in_state)
+                )
     return findings
+
+
+def _over_max_vs_rest(
+    ctx: AnalysisContext, state: str, limit: float, region: str, in_state: pd.DataFrame
+) -> list[Finding]:
+    """Share of the region's accounts in `state` over the limit (b) against the rest of the channel (a)."""
+    over = in_state["days"] > limit
+    mine = in_state["region"] == region
+    x_b, n_b = int(over[mine].sum()), int(mine.sum())
+    x_a, n_a = int(over[~mine].sum()), int((~mine).sum())
+    if n_a == 0 or x_a + x_b == 0:
+        return []  # no other region, or nobody over the limit anywhere: nothing compared
+    return [
+        StateBottleneck(
+            **base(ctx, {"state": state, "region": region}),
+            signal="over_max_share",
+            state=state,
+            region=region,
+            median_days=float(in_state.loc[mine, "days"].median()),
+            max_days=limit,
+            accounts_affected=x_b,
+            **two_proportions(x_b, n_b, x_a, n_a),
+            policy="states",
+            parameter=f"max_days_in_state.{state}",
+            policy_value=limit,
+            extra={
+                "rest_over_max": x_a,
+                "rest_median_days": float(in_state.loc[~mine, "days"].median()),
+            },
+        )
+    ]
 
 
 def _transition_rates(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
