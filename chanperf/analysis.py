@@ -173,12 +173,19 @@ def _record_failure(
 
 def _collect_missing(settings: Settings, ctx: AnalysisContext) -> None:
     """Metrics the drift detectors read: the baseline and recent weeks, and their days/months."""
-    from chanperf.collect import collect
+    from chanperf.collect import collect, windows_from
 
     baseline, _recent = ctx.weeks()
     start = min(baseline[0], ctx.period_start)
     # Observed at the end of as_of, so the metrics censor exactly what the detectors censor.
-    collect(settings, ctx.org_id, start, ctx.as_of, as_of=ctx.end_utc)
+    collect(
+        settings,
+        ctx.org_id,
+        start,
+        ctx.as_of,
+        as_of=ctx.end_utc,
+        windows=windows_from(ctx.policies),
+    )
 
 
 def latest_runs(session: Session, org_id: int, limit: int = 10) -> list[AnalysisRun]:

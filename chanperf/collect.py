@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, cast
 
-import yaml
 from sqlalchemy import Connection, Table, func, select
 
 from chanperf.collectors.common import MetricWindows, Span
@@ -37,7 +36,7 @@ from chanperf.collectors.state import (
 )
 from chanperf.database import make_engine
 from chanperf.enums import Dimension, PeriodType
-from chanperf.errors import ConfigError, ValidationError
+from chanperf.errors import ValidationError
 from chanperf.models.source import SOURCE_TABLES
 from chanperf.periods import (
     ONE_DAY,
@@ -48,6 +47,7 @@ from chanperf.periods import (
     periods_touching,
     uniform_runs,
 )
+from chanperf.policies import PolicySet, load_policies
 from chanperf.repository import load_state_base, save_period_rows
 from chanperf.settings import Settings
 
@@ -73,24 +73,17 @@ class CollectResult:
     elapsed_seconds: float = 0.0
 
 
-def read_windows(settings: Settings) -> MetricWindows:
-    """The two windows from the policy pack (a stop-gap until the policy loader is used here)."""
-
-    def param(name: str, key: str) -> int:
-        path = settings.policies_dir / f"{name}.yaml"
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-            value = doc["params"][key]
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}: cannot read params.{key}: {exc}") from exc
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{path}: params.{key} must be a non-negative integer, got {value!r}")
-        return value
-
+def windows_from(policies: PolicySet) -> MetricWindows:
+    """The activation and reincidence windows of a loaded policy pack."""
     return MetricWindows(
-        activation_window_days=param("onboarding", "activation_window_days"),
-        reincidence_window_days=param("reactivation", "reincidence_window_days"),
+        activation_window_days=int(policies.get("onboarding.activation_window_days")),
+        reincidence_window_days=int(policies.get("reactivation.reincidence_window_days")),
     )
+
+
+def read_windows(settings: Settings) -> MetricWindows:
+    """The windows of the configured policy pack (validated: a bad pack is refused whole)."""
+    return windows_from(load_policies(settings.policies_dir))
 
 
 def default_days(yesterday: date, windows: MetricWindows) -> list[date]:
