@@ -65,12 +65,16 @@ class Proposal(MethodView):
 @blp.route("/proposals/<int:proposal_id>/diff")
 class ProposalDiff(MethodView):
     @requires(Role.VIEWER)
-    @blp.response(
-        200,
-        content_type="text/x-diff",
-        description="Unified diff of the policy YAML, current → proposed",
+    @blp.response(200, content_type="text/x-diff", description="Unified diff, current → proposed")
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "Unified diff, current → proposed",
+                "content": {"text/x-diff": {"schema": {"type": "string"}}},
+            },
+            "404": "NOT_FOUND",
+        }
     )
-    @blp.doc(responses={"404": "NOT_FOUND"})
     def get(self, proposal_id: int) -> Response:
         """The proposal as a unified diff of the policy file."""
         from chanperf.proposals import proposal_diff
