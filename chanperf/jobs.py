@@ -219,7 +219,9 @@ def check_experiments_job(
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine).begin() as session:
-            checked = check(session, org_id, date.fromisoformat(as_of_iso))
+            checked = check(
+                session, org_id, date.fromisoformat(as_of_iso), timezone=settings.timezone
+            )
     finally:
         engine.dispose()
     count = len(checked) if hasattr(checked, "__len__") else int(checked or 0)

@@ -53,11 +53,17 @@ class JobInfo:
 class Plan(Protocol):
     """What a cron entry enqueues when it fires (chanperf.jobs.PlannedJob)."""
 
-    func: Callable[..., Any]
-    kwargs: Mapping[str, Any]
-    job_id: str
-    org_id: int
-    kind: str
+    # Read-only properties, so frozen dataclasses satisfy the protocol.
+    @property
+    def func(self) -> Callable[..., Any]: ...
+    @property
+    def kwargs(self) -> Mapping[str, Any]: ...
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def org_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
 
 
 class CronLine(Protocol):
@@ -65,8 +71,8 @@ class CronLine(Protocol):
 
     @property
     def name(self) -> str: ...
-
-    cron: str
+    @property
+    def cron(self) -> str: ...
 
     def plan(self, fired_at: datetime) -> Plan: ...
 

@@ -11,7 +11,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 import chanperf.analysis
 from chanperf.enums import RunStatus
-from chanperf.jobs import is_transient, retry_transient_only, run_analysis_job
+from chanperf.jobs import (
+    check_experiments_job,
+    generate_proposals_job,
+    is_transient,
+    retry_transient_only,
+    run_analysis_job,
+)
 from chanperf.models import AnalysisRun, PerformanceInsight
 from chanperf.queue import QUEUE_NAME, enqueue_unique, fetch_job
 
@@ -94,3 +100,13 @@ def test_same_id_is_not_queued_twice_and_a_failed_one_can_be_queued_again():
     assert failed is not None and failed.status == "failed" and "a bug" in (failed.error or "")
     _, requeued = enqueue_unique(redis, ok_job, {"org_id": 1}, job_id="f-1", org_id=1, kind="t")
     assert requeued
+
+
+def test_monthly_jobs_run_on_an_empty_channel(settings):
+    made = generate_proposals_job(1, "2026-10", "proposals-1-2026-10", settings=settings)
+    assert made["kind"] == "proposals" and made["as_of"] == "2026-10-31"
+    assert made["status"] == "SUCCEEDED" and made["proposals_created"] == 0
+    again = generate_proposals_job(1, "2026-10", "proposals-1-2026-10", settings=settings)
+    assert again["reused"] is True
+    checked = check_experiments_job(1, "2026-10-31", settings=settings)
+    assert checked == {"kind": "experiments", "org_id": 1, "as_of": "2026-10-31", "checked": 0}
