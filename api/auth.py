@@ -43,7 +43,8 @@ def _bearer_token() -> str | None:
 
 
 def authenticate() -> None:
-    if not request.path.startswith(PROTECTED_PREFIX):
+    # No route matched: let it be the 404 it is (the routes are public in /openapi.json).
+    if not request.path.startswith(PROTECTED_PREFIX) or request.url_rule is None:
         return
     token = _bearer_token()
     if token is None:
