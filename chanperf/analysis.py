@@ -30,7 +30,7 @@ from chanperf.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Proposal generation plugs in here (issue 5/6): (session, org_id, drafts, insight ids) -> count.
+# Proposal generation: (session, org_id, drafts, synced insights, policies) -> proposals created.
 ProposalHook = Callable[[Session, int, list[InsightDraft], InsightSync, PolicySet], int]
 
 
@@ -78,6 +78,10 @@ def analyze(
     ctx = AnalysisContext(org_id, as_of, policies, config, settings.timezone)
     if collect_first:
         _collect_missing(settings, ctx)
+    if proposal_hook is None:
+        from chanperf.proposals import make_proposal_hook
+
+        proposal_hook = make_proposal_hook(settings.rules_dir, settings.timezone)
 
     engine = make_engine(settings.database_url)
     factory = session_factory(engine)
