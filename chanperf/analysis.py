@@ -20,18 +20,16 @@ from chanperf.analyzers import AnalysisContext, load_analysis_config, run_detect
 from chanperf.database import make_engine, session_factory
 from chanperf.enums import RunStatus
 from chanperf.impact import impact_basis
-from chanperf.insight_drafts import InsightDraft, build_insight_drafts
-from chanperf.insight_generator import InsightSync, generate_insights
+from chanperf.insight_drafts import build_insight_drafts
+from chanperf.insight_generator import generate_insights
 from chanperf.models import AnalysisRun
 from chanperf.policies import PolicySet, load_policies, record_versions
+from chanperf.proposals import ProposalHook, make_proposal_hook
 from chanperf.rules import Rule, load_rules
 from chanperf.rules_engine import evaluate
 from chanperf.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Proposal generation: (session, org_id, drafts, synced insights, policies) -> proposals created.
-ProposalHook = Callable[[Session, int, list[InsightDraft], InsightSync, PolicySet], int]
 
 
 @dataclass(frozen=True)
@@ -79,8 +77,6 @@ def analyze(
     if collect_first:
         _collect_missing(settings, ctx)
     if proposal_hook is None:
-        from chanperf.proposals import make_proposal_hook
-
         proposal_hook = make_proposal_hook(settings.rules_dir, settings.timezone)
 
     engine = make_engine(settings.database_url)
@@ -107,9 +103,7 @@ def analyze(
             drafts = build_insight_drafts(evaluate(rules, policies, findings))
             basis = impact_basis(conn, org_id, ctx.end_utc)
             sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
-            proposals = (
-                proposal_hook(session, org_id, drafts, sync, policies) if proposal_hook else 0
-            )
+            proposals = proposal_hook(session, org_id, drafts, sync, policies)
             run.status = RunStatus.SUCCEEDED
             run.finished_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
             run.findings_count = len(findings)
@@ -176,11 +170,12 @@ def _record_failure(
 
 
 def _collect_missing(settings: Settings, ctx: AnalysisContext) -> None:
-    """Metrics the drift detectors read: the baseline and recent weeks, and their days/months."""
+    """Metrics the drift detectors read: every KPI's baseline and recent weeks (cohort KPIs
+    shifted back by their maturation window), with their days and months."""
+    from chanperf.analyzers.drift import first_week_needed
     from chanperf.collect import collect, windows_from
 
-    baseline, _recent = ctx.weeks()
-    start = min(baseline[0], ctx.period_start)
+    start = min(first_week_needed(ctx), ctx.period_start)
     # Observed at the end of as_of, so the metrics censor exactly what the detectors censor.
     collect(
         settings,

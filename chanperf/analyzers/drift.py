@@ -118,6 +118,11 @@ def _weeks(ctx: AnalysisContext, lag: int) -> tuple[list[date], list[date]]:
     return [d - shift for d in baseline], [d - shift for d in recent]
 
 
+def first_week_needed(ctx: AnalysisContext) -> date:
+    """Monday of the earliest WEEKLY row any KPI reads (its baseline, shifted by its lag)."""
+    return min(_weeks(ctx, _lag_weeks(ctx, kpi))[0][0] for kpi in KPIS)
+
+
 def weekly_kpi_rows(
     conn: Connection, ctx: AnalysisContext, first: date, last: date
 ) -> pd.DataFrame:
