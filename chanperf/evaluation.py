@@ -191,7 +191,23 @@ def prepare(
     return scenario_path, pack, doc
 
 
-def _matches(planted: dict[str, Any], insight: Found) -> bool:
+def found_from_row(r: Any) -> Found:
+    """A stored insight (a row mapping of channel_performance_insights) as evaluation sees it."""
+    return Found(
+        r["rule_id"],
+        r["detector"],
+        str(r["insight_type"]),
+        str(r["category"]),
+        r["affected_region"],
+        r["affected_segment"],
+        r["affected_policy"],
+        r["affected_sku"],
+        f"{r['title']} {r['observation']}",
+    )
+
+
+def matches(planted: dict[str, Any], insight: Found) -> bool:
+    """Whether `insight` reports the planted pattern: detector, type, category, affected fields."""
     if insight.kind not in DETECTOR_KINDS.get(planted["detector"], frozenset()):
         return False
     if (insight.insight_type, insight.category) != (planted["insight_type"], planted["category"]):
@@ -241,23 +257,10 @@ def evaluate_run(
                 rows = conn.execute(select(PerformanceInsight.__table__)).mappings().all()
         finally:
             engine.dispose()
-    found = tuple(
-        Found(
-            r["rule_id"],
-            r["detector"],
-            str(r["insight_type"]),
-            str(r["category"]),
-            r["affected_region"],
-            r["affected_segment"],
-            r["affected_policy"],
-            r["affected_sku"],
-            f"{r['title']} {r['observation']}",
-        )
-        for r in rows
-    )
+    found = tuple(found_from_row(r) for r in rows)
     planted = doc.get("planted") or []
-    marks = tuple((p["id"], p["detector"], any(_matches(p, f) for f in found)) for p in planted)
-    unexplained = sum(1 for f in found if not any(_matches(p, f) for p in planted))
+    marks = tuple((p["id"], p["detector"], any(matches(p, f) for f in found)) for p in planted)
+    unexplained = sum(1 for f in found if not any(matches(p, f) for p in planted))
     return RunResult(scenario, seed, marks, found, unexplained)
 
 

@@ -53,14 +53,21 @@ class InsightDraft:
     finding: Finding = field(repr=False)
 
     @property
-    def fingerprint_inputs(self) -> tuple[str, str | None, str | None, str | None, str | None]:
-        """What makes two runs' insights "the same": rule and affected fields."""
+    def fingerprint_inputs(self) -> tuple[str | None, ...]:
+        """What makes two runs' insights "the same": rule, affected fields and the finding's cut.
+
+        The cut (`filters`: metric, state, kit, strategy...) tells apart two findings of one
+        rule that share their affected fields, e.g. two uncovered strategies or two drifting
+        KPIs of the same region.
+        """
+        cut = ";".join(f"{k}={v}" for k, v in sorted(self.finding.filters.items()))
         return (
             self.rule_id,
             self.affected_region,
             self.affected_segment,
             self.affected_policy,
             self.affected_sku,
+            cut,
         )
 
 

@@ -24,7 +24,8 @@ from chanperf.rules import load_rules
 from chanperf.rules_engine import evaluate
 from chanperf.settings import Settings
 
-Identity = tuple[str, str | None, str | None, str | None, str | None]
+# rule, region, segment, policy, sku, cut: InsightDraft.fingerprint_inputs
+Identity = tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,10 @@ class ReplayResult:
 
     def lines(self) -> list[str]:
         def show(ident: Identity) -> str:
-            rule, region, segment, policy, sku = ident
+            rule, region, segment, policy, sku, cut = ident
             fields = {"region": region, "segment": segment, "policy": policy, "sku": sku}
-            return rule + "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
+            shown = str(rule) + "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
+            return shown + (f" [{cut}]" if cut else "")
 
         out = [
             f"proposal {self.proposal_id}: {self.address} = {self.proposed_value!r}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -59,7 +60,11 @@ def test_evaluate_and_build_drafts(policy_set: PolicySet) -> None:
         None,
         "onboarding",
         None,
+        "",  # the finding's cut (filters): none in this hand-made finding
     )
+    with_cut = dataclasses.replace(matches[0].finding, filters={"region": "R1"})
+    draft = build_insight_drafts([dataclasses.replace(matches[0], finding=with_cut)])[0]
+    assert draft.fingerprint_inputs[-1] == "region=R1"
 
 
 def test_runs_do_not_see_each_other(policy_set: PolicySet) -> None:
