@@ -236,12 +236,18 @@ class MetricDrift(Finding):
     """Weekly KPI `metric` (of `category`): recent weeks (b) differ from baseline weeks (a).
 
     `direction` "worse"/"better" for the business; `recent_weeks`/`baseline_weeks` counts.
+    `effect` is b − a as everywhere; `worsening` is the same change measured in the
+    business's bad direction (positive = worse: `effect` for KPIs where higher is worse,
+    −`effect` where lower is worse) and `relative_worsening` = worsening / |rate_a|, so a
+    rule can say "worse by at least X" once for every KPI.
     """
 
     kind: ClassVar[str] = "metric_drift"
     metric: str
     category: str
     direction: str
+    worsening: float | None = None
+    relative_worsening: float | None = None
     recent_weeks: int | None = None
     baseline_weeks: int | None = None
 

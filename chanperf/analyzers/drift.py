@@ -248,6 +248,15 @@ def _direction(kpi: Kpi, effect: float) -> str:
     return "worse" if higher == (kpi.worse_when == "higher") else "better"
 
 
+def _worsening(kpi: Kpi, stats: dict[str, Any]) -> tuple[float, float | None]:
+    """The change in the bad direction (positive = worse), absolute and relative to baseline."""
+    effect = float(stats["effect"])
+    worse = effect if kpi.worse_when == "higher" else -effect
+    base = stats.get("rate_a")
+    relative = worse / abs(float(base)) if base is not None and base != 0 else None
+    return worse, relative
+
+
 def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     """Every KPI of KPIS, channel-wide and per region and segment: recent weeks vs baseline weeks."""
     plans = {
@@ -276,6 +285,7 @@ def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]
                 "worse_when": kpi.worse_when,
             }
             filters = {"metric": kpi.metric} | ({} if cut == "channel" else {str(cut): str(value)})
+            worsening, relative_worsening = _worsening(kpi, stats)
             findings.append(
                 MetricDrift(
                     org_id=ctx.org_id,
@@ -285,6 +295,8 @@ def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]
                     metric=kpi.metric,
                     category=kpi.category,
                     direction=_direction(kpi, float(stats["effect"])),
+                    worsening=worsening,
+                    relative_worsening=relative_worsening,
                     recent_weeks=int(b[b[kpi.denominator] > 0]["period_date"].nunique()),
                     baseline_weeks=int(a[a[kpi.denominator] > 0]["period_date"].nunique()),
                     region=str(value) if cut == Dimension.REGION.value else None,
