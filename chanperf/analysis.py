@@ -65,6 +65,7 @@ def analyze(
     *,
     collect_first: bool = True,
     policies: PolicySet | None = None,
+    with_proposals: bool = True,
     proposal_hook: ProposalHook | None = None,
     run_key: str | None = None,
     job_id: str | None = None,
@@ -76,7 +77,8 @@ def analyze(
     ctx = AnalysisContext(org_id, as_of, policies, config, settings.timezone)
     if collect_first:
         _collect_missing(settings, ctx)
-    if proposal_hook is None:
+    # The weekly job stores insights only; proposals come from the monthly run and the CLI.
+    if with_proposals and proposal_hook is None:
         proposal_hook = make_proposal_hook(settings.rules_dir, settings.timezone)
 
     engine = make_engine(settings.database_url)
@@ -103,7 +105,11 @@ def analyze(
             drafts = build_insight_drafts(evaluate(rules, policies, findings))
             basis = impact_basis(conn, org_id, ctx.end_utc)
             sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
-            proposals = proposal_hook(session, org_id, drafts, sync, policies)
+            proposals = (
+                proposal_hook(session, org_id, drafts, sync, policies)
+                if with_proposals and proposal_hook is not None
+                else 0
+            )
             run.status = RunStatus.SUCCEEDED
             run.finished_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
             run.findings_count = len(findings)

@@ -109,17 +109,12 @@ def _analyse_once(
     if done is not None:
         log.info("analysis %s already finished as run %s", run_key, done.id)
         return _run_result(done, reused=True)
-    hook = None
-    if with_proposals:
-        from chanperf.proposals import make_proposal_hook
-
-        hook = make_proposal_hook(settings.rules_dir, settings.timezone)
     try:
         summary = analyze(
             settings,
             org_id,
             as_of,
-            proposal_hook=hook,
+            with_proposals=with_proposals,
             run_key=run_key,
             job_id=_this_job_id(run_key),
         )
