@@ -10,6 +10,7 @@ The analysis never sees the scenario; only this module reads its `planted:` list
 
 from __future__ import annotations
 
+import re
 import string
 import tempfile
 from collections import defaultdict
@@ -132,6 +133,11 @@ def rename_map(doc: dict[str, Any], rng: np.random.Generator) -> dict[str, str]:
     for section, prefix in zip(CODE_SECTIONS, ("R", "S", "K", "E", "P"), strict=True):
         for code in doc.get(section) or {}:
             out[str(code)] = _random_code(rng, prefix, taken)
+    # A region may use kits of its own mix that the channel-wide mix does not list.
+    for region in (doc.get("regions") or {}).values():
+        for kit in (region or {}).get("kits") or {}:
+            if str(kit) not in out:
+                out[str(kit)] = _random_code(rng, "K", taken)
     return out
 
 
@@ -144,8 +150,11 @@ def rename(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, str):
         if value in names:
             return names[value]
-        if "." in value:
+        if "." in value and " " not in value:
             return ".".join(names.get(part, part) for part in value.split("."))
+        if names:  # free text (effect names, notes): whole-word codes
+            pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+            return pattern.sub(lambda m: names[m.group(1)], value)
     return value
 
 
