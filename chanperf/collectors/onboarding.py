@@ -22,7 +22,14 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from chanperf.collectors.common import Dialect, MetricWindows, Span, ints, run_by_day
+from chanperf.collectors.common import (
+    Dialect,
+    MetricWindows,
+    Span,
+    ints,
+    on_time_index,
+    run_by_day,
+)
 from chanperf.enums import OnboardingStatus
 from chanperf.models.source import ChannelAccount, ChannelOnboarding
 from chanperf.periods import DayRun
@@ -64,7 +71,7 @@ def collect_onboarding_metrics(
         matured = o.c.started_at <= matured_before
         in_window = o.c.completed_at <= sql.add_days(o.c.started_at, window)
         day = bucket(o.c.started_at).label("day")
-        return (
+        query = (
             select(
                 day,
                 a.c.region,
@@ -91,6 +98,7 @@ def collect_onboarding_metrics(
             )
             .group_by(day, a.c.region, a.c.segment, o.c.kit)
         )
+        return on_time_index(query, o, o.c.started_at)
 
     frame = run_by_day(conn, span, build, [*ONBOARDING_KEYS, *ONBOARDING_MEASURES])
     return ints(frame, ONBOARDING_MEASURES)

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from chanperf.collectors.common import Span, ints, run_by_day
+from chanperf.collectors.common import Span, ints, on_time_index, run_by_day
 from chanperf.enums import ExceptionDecision, FeedbackKind
 from chanperf.models.source import ChannelAccount, ChannelFeedback, ChannelPolicyException
 from chanperf.periods import DayRun
@@ -43,7 +43,7 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
     def feedback(bucket: Any, run: DayRun) -> Any:
         nps = and_(f.c.kind == FeedbackKind.NPS.value, f.c.score.is_not(None))
         day = bucket(f.c.created_at).label("day")
-        return (
+        query = (
             select(
                 day,
                 a.c.region,
@@ -59,10 +59,11 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
             .where(f.c.org_id == span.org_id, f.c.created_at >= run.start, f.c.created_at < run.end)
             .group_by(day, a.c.region, a.c.segment)
         )
+        return on_time_index(query, f, f.c.created_at)
 
     def exceptions(bucket: Any, run: DayRun) -> Any:
         day = bucket(e.c.requested_at).label("day")
-        return (
+        query = (
             select(
                 day,
                 a.c.region,
@@ -78,6 +79,7 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
             )
             .group_by(day, a.c.region, a.c.segment)
         )
+        return on_time_index(query, e, e.c.requested_at)
 
     keys = list(QUALITY_KEYS)
     first = ints(run_by_day(conn, span, feedback, [*keys, *FEEDBACK_MEASURES]), FEEDBACK_MEASURES)

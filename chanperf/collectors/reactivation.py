@@ -22,7 +22,14 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from chanperf.collectors.common import Dialect, MetricWindows, Span, ints, run_by_day
+from chanperf.collectors.common import (
+    Dialect,
+    MetricWindows,
+    Span,
+    ints,
+    on_time_index,
+    run_by_day,
+)
 from chanperf.enums import AccountState, ReactivationStatus
 from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
 from chanperf.periods import DayRun
@@ -57,7 +64,7 @@ def collect_reactivation_metrics(
 
     def started(bucket: Any, run: DayRun) -> Any:
         day = bucket(r.c.started_at).label("day")
-        return (
+        query = (
             select(
                 day,
                 a.c.region,
@@ -70,6 +77,7 @@ def collect_reactivation_metrics(
             .where(r.c.org_id == span.org_id, r.c.started_at >= run.start, r.c.started_at < run.end)
             .group_by(day, a.c.region, a.c.segment, r.c.strategy)
         )
+        return on_time_index(query, r, r.c.started_at)
 
     def resolved(bucket: Any, run: DayRun) -> Any:
         won = r.c.status == ReactivationStatus.WON.value
@@ -82,7 +90,7 @@ def collect_reactivation_metrics(
             t.c.transitioned_at <= sql.add_days(r.c.resolved_at, window),
         )
         day = bucket(r.c.resolved_at).label("day")
-        return (
+        query = (
             select(
                 day,
                 a.c.region,
@@ -103,6 +111,7 @@ def collect_reactivation_metrics(
             )
             .group_by(day, a.c.region, a.c.segment, r.c.strategy)
         )
+        return on_time_index(query, r, r.c.resolved_at)
 
     keys = list(REACTIVATION_KEYS)
     first = ints(

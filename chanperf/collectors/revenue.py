@@ -6,18 +6,26 @@
   account. The account comes from the join that also gives region/segment (a
   primary-key lookup per line), so this costs no extra scan.
 - revenue_reactivated: lines placed in [resolved_at, resolved_at + 90 days) of some
-  WON reactivation of the account (resolved before the as-of). An EXISTS on the
-  (org_id, account_id) index, so a line counts once however many wins cover it.
+  WON reactivation of the account (resolved before the as-of), a line once however
+  many wins cover it. Read from the wins' side (few rows), not probed per line.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, exists, func, select
+from sqlalchemy import Connection, and_, case, func, select
 
-from chanperf.collectors.common import Dialect, MetricWindows, Span, ints, run_by_day
+from chanperf.collectors.common import (
+    Dialect,
+    MetricWindows,
+    Span,
+    ints,
+    on_time_index,
+    run_by_day,
+)
 from chanperf.enums import ReactivationStatus
 from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelReactivation
 from chanperf.periods import DayRun
@@ -41,27 +49,28 @@ _HUNDREDTHS = {
 
 
 def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
-    """One row per (day, region, segment) with REVENUE_MEASURES (int64; money in cents)."""
+    """One row per (day, region, segment) with REVENUE_MEASURES (int64; money in cents).
+
+    Two queries per run: the order lines of the run joined to their account
+    (totals and revenue from new accounts), and the reactivated revenue driven
+    from the small side: the WON reactivations whose 90 days reach into the run,
+    each joined to its account's lines on the (org_id, account_id) index, a line
+    kept once (DISTINCT id) however many wins cover it. A line's region/segment
+    comes from the same account row in both, so the two frames share their keys.
+    """
     o = ChannelOrder.__table__
     a = ChannelAccount.__table__
     r = ChannelReactivation.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
+    account = and_(a.c.account_id == o.c.account_id, a.c.org_id == o.c.org_id)
 
     def build(bucket: Any, run: DayRun) -> Any:
         from_new = and_(
             a.c.created_at <= o.c.ordered_at, o.c.ordered_at < sql.add_days(a.c.created_at, days)
         )
-        from_reactivated = exists().where(
-            r.c.org_id == o.c.org_id,
-            r.c.account_id == o.c.account_id,
-            r.c.status == ReactivationStatus.WON.value,
-            r.c.resolved_at < span.as_of,
-            r.c.resolved_at <= o.c.ordered_at,
-            o.c.ordered_at < sql.add_days(r.c.resolved_at, days),
-        )
         day = bucket(o.c.ordered_at).label("day")
-        return (
+        query = (
             select(
                 day,
                 a.c.region,
@@ -71,19 +80,64 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
                 func.sum(o.c.cost).label("cost_total"),
                 func.sum(o.c.discount_pct).label("discount_pct_sum"),
                 func.sum(case((from_new, o.c.revenue), else_=0)).label("revenue_new_accounts"),
-                func.sum(case((from_reactivated, o.c.revenue), else_=0)).label(
-                    "revenue_reactivated"
-                ),
             )
-            .select_from(
-                o.outerjoin(a, and_(a.c.account_id == o.c.account_id, a.c.org_id == o.c.org_id))
-            )
+            .select_from(o.outerjoin(a, account))
             .where(o.c.org_id == span.org_id, o.c.ordered_at >= run.start, o.c.ordered_at < run.end)
             .group_by(day, a.c.region, a.c.segment)
         )
+        return on_time_index(query, o, o.c.ordered_at)
 
-    frame = run_by_day(conn, span, build, [*REVENUE_KEYS, *REVENUE_MEASURES])
-    return ints(frame, REVENUE_MEASURES, _HUNDREDTHS)
+    def reactivated(bucket: Any, run: DayRun) -> Any:
+        lines = (
+            select(o.c.id, o.c.org_id, o.c.account_id, o.c.ordered_at, o.c.revenue)
+            .distinct()
+            .select_from(
+                r.join(
+                    o,
+                    and_(
+                        o.c.org_id == r.c.org_id,
+                        o.c.account_id == r.c.account_id,
+                        r.c.resolved_at <= o.c.ordered_at,
+                        o.c.ordered_at < sql.add_days(r.c.resolved_at, days),
+                    ),
+                )
+            )
+            .where(
+                r.c.org_id == span.org_id,
+                r.c.status == ReactivationStatus.WON.value,
+                r.c.resolved_at < span.as_of,
+                r.c.resolved_at > run.start - timedelta(days=days),
+                r.c.resolved_at < run.end,
+                o.c.ordered_at >= run.start,
+                o.c.ordered_at < run.end,
+            )
+            .subquery("won_lines")
+        )
+        day = bucket(lines.c.ordered_at).label("day")
+        return (
+            select(day, a.c.region, a.c.segment, func.sum(lines.c.revenue))
+            .select_from(
+                lines.outerjoin(
+                    a, and_(a.c.account_id == lines.c.account_id, a.c.org_id == lines.c.org_id)
+                )
+            )
+            .group_by(day, a.c.region, a.c.segment)
+        )
+
+    keys = list(REVENUE_KEYS)
+    main_measures = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
+    totals = ints(
+        run_by_day(conn, span, build, [*keys, *main_measures]), main_measures, _HUNDREDTHS
+    )
+    won = ints(
+        run_by_day(conn, span, reactivated, [*keys, "revenue_reactivated"]),
+        ["revenue_reactivated"],
+        _HUNDREDTHS,
+    )
+    # Every reactivated line is also a line of the run: a left merge keeps the keys of the
+    # totals (pandas matches NaN keys, the lines of accounts missing from channel_accounts).
+    merged = totals.merge(won, on=keys, how="left")
+    return ints(merged, REVENUE_MEASURES)[[*keys, *REVENUE_MEASURES]]
 
 
 def collect_margin_trends(measures: pd.DataFrame, by: str | None = None) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, and_, func, literal, select, union_all
 
-from chanperf.collectors.common import Span, ints, run_by_day
+from chanperf.collectors.common import Span, ints, on_time_index, run_by_day
 from chanperf.enums import AccountState
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
 from chanperf.periods import DayRun
@@ -50,50 +50,48 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
 
     Columns: day, region, segment, state, delta (int64). A first transition
     (from_state NULL) adds an account; later ones move it between states.
+    SQL counts the moves per (day, region, segment, from_state, to_state) in one
+    pass over the span's transitions (one account lookup each); the few rows
+    that come back are split here into +n for to_state and -n for from_state.
     """
     t = ChannelStateTransition.__table__
     a = ChannelAccount.__table__
     joined = t.join(a, and_(a.c.account_id == t.c.account_id, a.c.org_id == t.c.org_id))
 
     def build(bucket: Any, run: DayRun) -> Any:
-        in_run = and_(
-            t.c.org_id == span.org_id,
-            t.c.transitioned_at >= run.start,
-            t.c.transitioned_at < run.end,
-        )
-        entering = (
+        day = bucket(t.c.transitioned_at).label("day")
+        query = (
             select(
-                bucket(t.c.transitioned_at).label("day"),
+                day,
                 a.c.region,
                 a.c.segment,
-                t.c.to_state.label("state"),
-                literal(1).label("delta"),
+                t.c.from_state,
+                t.c.to_state,
+                func.count().label("moves"),
             )
             .select_from(joined)
-            .where(in_run)
-        )
-        leaving = (
-            select(
-                bucket(t.c.transitioned_at).label("day"),
-                a.c.region,
-                a.c.segment,
-                t.c.from_state.label("state"),
-                literal(-1).label("delta"),
+            .where(
+                t.c.org_id == span.org_id,
+                t.c.transitioned_at >= run.start,
+                t.c.transitioned_at < run.end,
             )
-            .select_from(joined)
-            .where(in_run, t.c.from_state.is_not(None))
+            .group_by(day, a.c.region, a.c.segment, t.c.from_state, t.c.to_state)
         )
-        moves = union_all(entering, leaving).subquery()
-        return select(
-            moves.c.day,
-            moves.c.region,
-            moves.c.segment,
-            moves.c.state,
-            func.sum(moves.c.delta).label("delta"),
-        ).group_by(moves.c.day, moves.c.region, moves.c.segment, moves.c.state)
+        return on_time_index(query, t, t.c.transitioned_at)
 
-    frame = run_by_day(conn, span, build, [*TRANSITION_KEYS, "delta"])
-    return ints(frame, ["delta"])
+    keys = ["day", "region", "segment"]
+    pairs = ints(
+        run_by_day(conn, span, build, [*keys, "from_state", "to_state", "moves"]), ["moves"]
+    )
+    entering = pairs[[*keys, "to_state", "moves"]].rename(
+        columns={"to_state": "state", "moves": "delta"}
+    )
+    leaving = pairs.loc[pairs["from_state"].notna(), [*keys, "from_state", "moves"]]
+    leaving = leaving.rename(columns={"from_state": "state", "moves": "delta"})
+    leaving["delta"] = -leaving["delta"]
+    moves = pd.concat([entering, leaving], ignore_index=True)
+    frame = moves.groupby(list(TRANSITION_KEYS), dropna=False, sort=False)["delta"].sum()
+    return ints(frame.reset_index(), ["delta"])
 
 
 def collect_state_distribution(conn: Connection, org_id: int, at: datetime) -> pd.DataFrame:
