@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, cast
 
+import pandas as pd
 from sqlalchemy import Connection, Table, func, select
 
 from chanperf.collectors.common import MetricWindows, Span
@@ -28,7 +29,7 @@ from chanperf.collectors.onboarding import ONBOARDING_MEASURES, collect_onboardi
 from chanperf.collectors.quality import QUALITY_MEASURES, collect_quality_metrics
 from chanperf.collectors.reactivation import REACTIVATION_MEASURES, collect_reactivation_metrics
 from chanperf.collectors.revenue import REVENUE_MEASURES, collect_revenue_metrics
-from chanperf.collectors.rollup import daily_additive, daily_states, finish, period_rows
+from chanperf.collectors.rollup import daily_additive, daily_states, finish_frame, period_rows
 from chanperf.collectors.state import (
     collect_state_distribution,
     collect_state_transitions,
@@ -189,7 +190,7 @@ def collect_batch(
     windows: MetricWindows,
     as_of: datetime,
     first_move: datetime | None,
-) -> list[dict[str, object]]:
+) -> pd.DataFrame:
     """Every row (totals and cuts) of the batch's periods, ready for `save_period_rows`."""
     span = Span(org_id, tuple(uniform_runs(batch.first_day, batch.last_day, tz)), as_of)
     families = [
@@ -206,17 +207,7 @@ def collect_batch(
     base = _state_base(source, target, org_id, batch.first_day, tz, first_move)
     days = list(iter_days(batch.first_day, batch.last_day))
     states = daily_states(collect_state_transitions(source, span), base, days)
-    rows = period_rows(additive, states, batch.periods)
-    return [
-        {
-            "period_type": r["period_type"],
-            "period_date": r["period_date"],
-            "dimension": r["dimension"],
-            "dimension_value": r["dimension_value"],
-            **finish(r),
-        }
-        for r in rows.to_dict("records")
-    ]
+    return finish_frame(period_rows(additive, states, batch.periods))
 
 
 def collect(
@@ -274,9 +265,9 @@ def collect(
                         source, target, org_id, batch, tz, windows, as_of, first_move
                     )
                     _, n_cuts = save_period_rows(target, org_id, rows)
-                    for r in rows:
-                        if not r["dimension"]:
-                            result_rows[str(r["period_type"])] += 1
+                    totals = rows.loc[rows["dimension"] == "", "period_type"]
+                    for period_type, n in totals.value_counts().items():
+                        result_rows[str(period_type)] += int(n)
                     segment_rows += n_cuts
                     if progress:
                         progress(len(batch.days), len(days))

@@ -18,6 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from chanperf.collectors.onboarding import ONBOARDING_MEASURES
@@ -26,7 +27,7 @@ from chanperf.collectors.reactivation import REACTIVATION_MEASURES
 from chanperf.collectors.revenue import REVENUE_MEASURES
 from chanperf.collectors.state import STATE_COLUMNS, STATE_MEASURES
 from chanperf.enums import Dimension, PeriodType
-from chanperf.periods import Period, period_first_day
+from chanperf.periods import Period
 
 TOTAL = ""  # dimension and dimension_value of the totals row
 ROW_KEYS = ["dimension", "dimension_value"]
@@ -92,50 +93,81 @@ def daily_states(
 
     `base` maps (dimension, dimension_value) to {state: accounts} at the start of
     the first day. Returns day, dimension, dimension_value and STATE_MEASURES;
-    states outside STATE_COLUMNS count in total_accounts only.
+    states outside STATE_COLUMNS count in total_accounts only. Moves of days
+    outside `days` are ignored. One (value x day x state) array per cut, summed
+    along the days with one cumulative sum.
     """
     cuts: list[tuple[str, str | None]] = [
         (TOTAL, None),
         (Dimension.REGION.value, "region"),
         (Dimension.SEGMENT.value, "segment"),
     ]
-    longs = []
+    day_list = list(days)
+    day_pos = {d: i for i, d in enumerate(day_list)}
+    known = list(STATE_COLUMNS)
+    parts = []
     for dim, col in cuts:
-        moves = transitions.assign(
-            dimension_value=TOTAL if col is None else transitions[col]
-        ).dropna(subset=["dimension_value"])
-        grid = moves.pivot_table(
-            index="day",
-            columns=["dimension_value", "state"],
-            values="delta",
-            aggfunc="sum",
-            fill_value=0,
-        )
-        grid = grid.reindex(index=list(days), fill_value=0).cumsum()
         start = {
             (value, state): n
             for (d, value), counts in base.items()
             if d == dim
             for state, n in counts.items()
         }
-        for key, n in start.items():
-            grid[key] = (grid[key] if key in grid.columns else 0) + n
-        if grid.shape[1] == 0:
+        values = (
+            pd.Series(TOTAL, index=transitions.index, dtype=object)
+            if col is None
+            else transitions[col]
+        )
+        pos = transitions["day"].map(day_pos)
+        ok = values.notna() & pos.notna() & transitions["state"].notna()
+        mv_values = values[ok].astype(str)
+        mv_states = transitions["state"][ok].astype(str)
+        keys = sorted(set(mv_values) | {v for v, _ in start})
+        if not keys or not day_list:
             continue
-        grid.index.name = "day"
-        grid.columns = grid.columns.set_names(["dimension_value", "state"])
-        long = grid.stack(["dimension_value", "state"]).rename("n").reset_index()
-        longs.append(long.assign(dimension=dim))
-    if not longs:
+        states = known + sorted((set(mv_states) | {s for _, s in start}) - set(known))
+        key_pos = {k: i for i, k in enumerate(keys)}
+        state_pos = {st: i for i, st in enumerate(states)}
+        grid = np.zeros((len(keys), len(day_list), len(states)), dtype="int64")
+        np.add.at(
+            grid,
+            (
+                mv_values.map(key_pos).to_numpy(dtype="int64"),
+                pos[ok].to_numpy(dtype="int64"),
+                mv_states.map(state_pos).to_numpy(dtype="int64"),
+            ),
+            transitions["delta"][ok].to_numpy(dtype="int64"),
+        )
+        grid = grid.cumsum(axis=1)
+        for (value, state), n in start.items():
+            grid[key_pos[value], :, state_pos[state]] += n
+        flat = grid.reshape(len(keys) * len(day_list), len(states))
+        frame = pd.DataFrame(
+            {
+                "day": day_list * len(keys),
+                "dimension": dim,
+                "dimension_value": np.repeat(np.array(keys, dtype=object), len(day_list)),
+                "total_accounts": flat.sum(axis=1),
+            }
+        )
+        for i, state in enumerate(known):
+            frame[STATE_COLUMNS[state]] = flat[:, i]
+        parts.append(frame)
+    if not parts:
         return pd.DataFrame(columns=["day", *ROW_KEYS, *STATE_MEASURES])
-    wide = pd.concat(longs, ignore_index=True).pivot_table(
-        index=["day", *ROW_KEYS], columns="state", values="n", aggfunc="sum", fill_value=0
-    )
-    out = pd.DataFrame(index=wide.index)
-    out["total_accounts"] = wide.sum(axis=1)
-    for state, name in STATE_COLUMNS.items():
-        out[name] = wide[state] if state in wide.columns else 0
-    return out.reset_index().astype({m: "int64" for m in STATE_MEASURES})
+    out = pd.concat(parts, ignore_index=True)
+    return out.astype({m: "int64" for m in STATE_MEASURES})
+
+
+def _period_dates(days: pd.Series, period_type: PeriodType) -> np.ndarray:
+    """period_first_day of every day, vectorised (datetime64[D])."""
+    d = pd.to_datetime(days).to_numpy(dtype="datetime64[D]")
+    if period_type is PeriodType.DAILY:
+        return d
+    if period_type is PeriodType.WEEKLY:
+        weekday = (d.astype("int64") - 4) % 7  # 1970-01-01 was a Thursday (ISO weekday 3)
+        return d - weekday.astype("timedelta64[D]")
+    return d.astype("datetime64[M]").astype("datetime64[D]")
 
 
 def period_rows(
@@ -145,37 +177,39 @@ def period_rows(
 ) -> pd.DataFrame:
     """Rows of the metrics tables for `periods` (whole periods inside the frames' days)."""
     out = []
+    latest = max(states["day"]) if len(states) else None
     for period_type in PeriodType:
         targets = [p for p in periods if p.period_type is period_type]
         if not targets:
             continue
-        wanted = {p.period_date for p in targets}
-        flows = additive.assign(
-            period_date=[period_first_day(d, period_type) for d in additive["day"]]
+        wanted = np.array(sorted({p.period_date for p in targets}), dtype="datetime64[D]")
+        flows = additive.drop(columns=["day"]).assign(
+            period_date=_period_dates(additive["day"], period_type)
         )
         flows = flows[flows["period_date"].isin(wanted)]
         flows = flows.groupby(["period_date", *ROW_KEYS])[ADDITIVE].sum().reset_index()
-        last_days = {p.last_day: p.period_date for p in targets}
-        if len(states):
-            # A period still running ends, for the distribution, on the last day collected.
-            latest = max(states["day"])
-            last_days = {min(p.last_day, latest): p.period_date for p in targets}
+        # A period still running ends, for the distribution, on the last day collected.
+        last_days = {
+            (p.last_day if latest is None else min(p.last_day, latest)): p.period_date
+            for p in targets
+        }
         levels = states[states["day"].isin(set(last_days))]
-        levels = levels.assign(period_date=[last_days[d] for d in levels["day"]])
-        levels = levels.drop(columns=["day"])
+        levels = levels.assign(
+            period_date=pd.to_datetime(levels["day"].map(last_days)).to_numpy(dtype="datetime64[D]")
+        ).drop(columns=["day"])
         merged = flows.merge(levels, on=["period_date", *ROW_KEYS], how="outer")
-        totals = pd.DataFrame(
-            {"period_date": sorted(wanted), "dimension": TOTAL, "dimension_value": TOTAL}
-        )
+        totals = pd.DataFrame({"period_date": wanted, "dimension": TOTAL, "dimension_value": TOTAL})
         merged = totals.merge(merged, on=["period_date", *ROW_KEYS], how="outer")
         for col in [*ADDITIVE, *STATE_MEASURES]:
             merged[col] = merged[col].fillna(0).astype("int64") if col in merged else 0
-        measures = merged[[*ADDITIVE, *STATE_MEASURES]]
-        keep = (merged["dimension"] == TOTAL) | (measures != 0).any(axis=1)
+        measures = merged[[*ADDITIVE, *STATE_MEASURES]].to_numpy()
+        keep = (merged["dimension"] == TOTAL).to_numpy() | (measures != 0).any(axis=1)
         out.append(merged[keep].assign(period_type=period_type.value))
     if not out:
         return pd.DataFrame(columns=["period_type", "period_date", *ROW_KEYS])
-    return pd.concat(out, ignore_index=True)
+    rows = pd.concat(out, ignore_index=True)
+    rows["period_date"] = [d.date() for d in pd.to_datetime(rows["period_date"])]
+    return rows
 
 
 def _ratio(num: int, den: int, places: str) -> Decimal | None:
@@ -212,4 +246,68 @@ def finish(row: Mapping[str, Any]) -> dict[str, Any]:
     out["nps_score"] = _ratio(
         100 * (n["nps_promoters"] - n["nps_detractors"]), n["nps_responses"], "0.1"
     )
+    return out
+
+
+_MAX_INT64_SAFE = 2**62
+
+
+def _half_up(num: np.ndarray, den: np.ndarray, places: int) -> tuple[np.ndarray, np.ndarray]:
+    """round_half_up(num / den, places) as integers scaled by 10**places, and den != 0.
+
+    Exact integer arithmetic, so it agrees with `_ratio` (Decimal division at 28
+    digits, then quantize): operands are far below 10**14, so no quotient lies
+    within 10**-28 of a rounding tie without being one. Falls back to Python
+    integers if a product could overflow int64.
+    """
+    valid = den != 0
+    scale = 10**places
+    mag, size = np.abs(num), np.abs(den)
+    if len(num) and int(mag.max()) * 2 * scale + int(size.max()) >= _MAX_INT64_SAFE:
+        mag, size = mag.astype(object), size.astype(object)
+    d = np.where(valid, size, 1)
+    q = (mag * (2 * scale) + d) // (2 * d)  # half away from zero, as ROUND_HALF_UP
+    return np.where((num < 0) != (den < 0), -q, q), valid
+
+
+def _decimals(units: np.ndarray, places: int, valid: np.ndarray | None = None) -> list[Any]:
+    """Scaled integers as Decimals with exactly `places` places (None where not valid)."""
+    exp = -places
+    if valid is None:
+        return [Decimal(int(u)).scaleb(exp) for u in units]
+    return [Decimal(int(u)).scaleb(exp) if ok else None for u, ok in zip(units, valid, strict=True)]
+
+
+def finish_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """`finish` applied to every row of `period_rows`, as column arithmetic.
+
+    Returns period_type, period_date, dimension, dimension_value and every
+    MeasureColumns column: counts as int64, money and rates as Decimal (None for
+    an undefined rate), the same values `finish` gives row by row.
+    """
+    zeros = np.zeros(len(rows), dtype="int64")
+    n = {
+        k: rows[k].to_numpy(dtype="int64") if k in rows else zeros
+        for k in [*ADDITIVE, *STATE_MEASURES]
+    }
+    internal = {*CENTS, "activation_days_e4", "discount_pct_sum"}
+    out = rows[["period_type", "period_date", *ROW_KEYS]].reset_index(drop=True)
+    for k, v in n.items():
+        if k not in internal:
+            out[k] = v
+    for k in sorted(CENTS):
+        out[k] = _decimals(n[k], 2)
+    out["activation_days_sum"] = _decimals(n["activation_days_e4"], 4)
+
+    def ratio(name: str, num: np.ndarray, den: np.ndarray, places: int) -> None:
+        units, valid = _half_up(num, den, places)
+        out[name] = pd.Series(_decimals(units, places, valid), dtype=object)
+
+    ratio("activation_rate", n["onboardings_activated_in_window"], n["onboardings_matured"], 4)
+    ratio("avg_activation_days", n["activation_days_e4"], 10000 * n["onboardings_completed"], 2)
+    ratio("reactivation_rate", n["reactivations_won"], n["reactivations_resolved"], 4)
+    ratio("reincidence_rate", n["reincidences"], n["reactivations_matured"], 4)
+    ratio("avg_margin", n["revenue_total"] - n["cost_total"], n["revenue_total"], 4)
+    ratio("avg_discount_pct", n["discount_pct_sum"], 100 * n["orders_count"], 2)
+    ratio("nps_score", 100 * (n["nps_promoters"] - n["nps_detractors"]), n["nps_responses"], 1)
     return out
