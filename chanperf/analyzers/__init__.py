@@ -58,7 +58,9 @@ def detectors() -> list[tuple[str, Detector]]:
 
 def adjust_p_values(findings: Sequence[Finding], q: float = 0.05) -> list[Finding]:
     """Set `p_value_adj` on every finding: one Benjamini–Hochberg family per run."""
-    adjusted = benjamini_hochberg([f.p_value if f.p_value is not None else float("nan") for f in findings], q)
+    adjusted = benjamini_hochberg(
+        [f.p_value if f.p_value is not None else float("nan") for f in findings], q
+    )
     return [
         dataclasses.replace(f, p_value_adj=None if f.p_value is None else adj)
         for f, adj in zip(findings, adjusted, strict=True)

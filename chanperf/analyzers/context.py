@@ -42,7 +42,9 @@ def load_analysis_config(rules_dir: Path | str) -> AnalysisConfig:
     known = {f.name for f in fields(AnalysisConfig)}
     values = {k: v for k, v in doc.data.items() if k in known}
     if "discount_bucket_edges_pct" in values:
-        values["discount_bucket_edges_pct"] = tuple(sorted(float(v) for v in values["discount_bucket_edges_pct"]))
+        values["discount_bucket_edges_pct"] = tuple(
+            sorted(float(v) for v in values["discount_bucket_edges_pct"])
+        )
     return AnalysisConfig(**values)
 
 

@@ -1,7 +1,12 @@
 """ORM models. Importing this package registers every table on `Base.metadata`."""
 
 from chanperf.models.base import Base
-from chanperf.models.performance import PerformanceInsight, PerformanceMetric, PolicyProposal, SegmentMetric
+from chanperf.models.performance import (
+    PerformanceInsight,
+    PerformanceMetric,
+    PolicyProposal,
+    SegmentMetric,
+)
 from chanperf.models.runs import AnalysisRun, PolicyVersion
 from chanperf.models.source import (
     SOURCE_TABLES,

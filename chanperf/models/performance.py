@@ -36,7 +36,16 @@ from chanperf.enums import (
     SuggestedAction,
 )
 from chanperf.models.base import Base, Timestamps
-from chanperf.models.types import BigId, JsonDict, LongText, Money, Pct, Rate, UtcDateTime, enum_column
+from chanperf.models.types import (
+    BigId,
+    JsonDict,
+    LongText,
+    Money,
+    Pct,
+    Rate,
+    UtcDateTime,
+    enum_column,
+)
 
 ORG_DEFAULT = text("1")
 ZERO = text("0")
@@ -72,7 +81,9 @@ class MeasureColumns:
     reactivation_cost: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
     # revenue and quality
     revenue_total: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
-    revenue_new_accounts: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    revenue_new_accounts: Mapped[Decimal] = mapped_column(
+        Money, nullable=False, server_default=ZERO
+    )
     revenue_reactivated: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
     avg_margin: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
     nps_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
@@ -82,7 +93,9 @@ class MeasureColumns:
     # beyond the seed: denominators and numerators, so rates can be re-aggregated exactly
     onboardings_matured: Mapped[int] = _count()
     onboardings_activated_in_window: Mapped[int] = _count()
-    activation_days_sum: Mapped[Decimal] = mapped_column(Numeric(15, 4), nullable=False, server_default=ZERO)
+    activation_days_sum: Mapped[Decimal] = mapped_column(
+        Numeric(15, 4), nullable=False, server_default=ZERO
+    )
     reactivations_resolved: Mapped[int] = _count()
     reactivations_matured: Mapped[int] = _count()
     reincidences: Mapped[int] = _count()
@@ -99,7 +112,9 @@ class PerformanceMetric(MeasureColumns, Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
     period_date: Mapped[date] = mapped_column(Date, nullable=False)
-    period_type: Mapped[PeriodType] = mapped_column(enum_column(PeriodType, "period_type"), nullable=False)
+    period_type: Mapped[PeriodType] = mapped_column(
+        enum_column(PeriodType, "period_type"), nullable=False
+    )
 
     __table_args__ = (
         UniqueConstraint("org_id", "period_date", "period_type"),
@@ -114,8 +129,12 @@ class SegmentMetric(MeasureColumns, Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
     period_date: Mapped[date] = mapped_column(Date, nullable=False)
-    period_type: Mapped[PeriodType] = mapped_column(enum_column(PeriodType, "period_type"), nullable=False)
-    dimension: Mapped[Dimension] = mapped_column(enum_column(Dimension, "dimension"), nullable=False)
+    period_type: Mapped[PeriodType] = mapped_column(
+        enum_column(PeriodType, "period_type"), nullable=False
+    )
+    dimension: Mapped[Dimension] = mapped_column(
+        enum_column(Dimension, "dimension"), nullable=False
+    )
     dimension_value: Mapped[str] = mapped_column(String(100), nullable=False)
 
     __table_args__ = (
@@ -128,8 +147,12 @@ class PerformanceInsight(Timestamps, Base):
     __tablename__ = "channel_performance_insights"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
-    insight_type: Mapped[InsightType] = mapped_column(enum_column(InsightType, "insight_type"), nullable=False)
-    category: Mapped[InsightCategory] = mapped_column(enum_column(InsightCategory, "category"), nullable=False)
+    insight_type: Mapped[InsightType] = mapped_column(
+        enum_column(InsightType, "insight_type"), nullable=False
+    )
+    category: Mapped[InsightCategory] = mapped_column(
+        enum_column(InsightCategory, "category"), nullable=False
+    )
     severity: Mapped[Severity] = mapped_column(enum_column(Severity, "severity"), nullable=False)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     observation: Mapped[str] = mapped_column(Text, nullable=False)
@@ -180,7 +203,9 @@ class PolicyProposal(Timestamps, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=ORG_DEFAULT)
     insight_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("channel_performance_insights.id", ondelete="SET NULL"), nullable=True
+        BigInteger,
+        ForeignKey("channel_performance_insights.id", ondelete="SET NULL"),
+        nullable=True,
     )
     policy_name: Mapped[str] = mapped_column(String(100), nullable=False)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -190,7 +215,9 @@ class PolicyProposal(Timestamps, Base):
     expected_impact: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
     experiment_plan: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
     status: Mapped[ProposalStatus] = mapped_column(
-        enum_column(ProposalStatus, "proposal_status"), nullable=False, server_default=text("'DRAFT'")
+        enum_column(ProposalStatus, "proposal_status"),
+        nullable=False,
+        server_default=text("'DRAFT'"),
     )
     approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
