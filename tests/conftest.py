@@ -62,7 +62,10 @@ def _empty_all_tables(engine: Engine) -> None:
 
 
 @pytest.fixture(
-    params=[pytest.param("sqlite", id="sqlite"), pytest.param("mariadb", marks=pytest.mark.mariadb, id="mariadb")]
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("mariadb", marks=pytest.mark.mariadb, id="mariadb"),
+    ]
 )
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An engine with every table created and empty, on each backend in turn."""
