@@ -9,6 +9,7 @@ hundredths of a point because float sums would not re-aggregate exactly.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,10 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Integer, cast, func, literal_column
+from sqlalchemy import Connection, Integer, cast, func, inspect, literal_column
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select
 
+from chanperf.models import SOURCE_TABLES
 from chanperf.periods import DayRun
 
 CUT_KEYS = ("region", "segment")
@@ -81,6 +83,33 @@ class Dialect:
         return func.timestampdiff(literal_column("SECOND"), a, b)
 
 
+SOURCE_TABLE_NAMES = tuple(str(m.__tablename__) for m in SOURCE_TABLES)
+
+# Index names of the live source database, per database URL: a separate source
+# database may name the contract's (org_id, time) indexes differently from the ORM.
+_LIVE_INDEXES: dict[str, dict[tuple[str, tuple[str, ...]], str]] = {}
+_live: ContextVar[dict[tuple[str, tuple[str, ...]], str] | None] = ContextVar(
+    "live_indexes", default=None
+)
+
+
+def live_time_indexes(conn: Connection) -> dict[tuple[str, tuple[str, ...]], str]:
+    """(table, columns) -> index name on the database `conn` talks to (reflected once)."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return {}
+    key = conn.engine.url.render_as_string(hide_password=True)
+    if key not in _LIVE_INDEXES:
+        inspector = inspect(conn)
+        found: dict[tuple[str, tuple[str, ...]], str] = {}
+        for table in SOURCE_TABLE_NAMES:
+            for index in inspector.get_indexes(table):
+                columns = tuple(str(c) for c in index["column_names"])
+                if index.get("name"):
+                    found[(table, columns)] = str(index["name"])
+        _LIVE_INDEXES[key] = found
+    return _LIVE_INDEXES[key]
+
+
 def on_time_index(query: Select[Any], table: Any, time_col: ColumnElement[Any]) -> Select[Any]:
     """`query` told to read `table` through its (org_id, time) index on MariaDB/MySQL.
 
@@ -88,15 +117,15 @@ def on_time_index(query: Select[Any], table: Any, time_col: ColumnElement[Any]) 
     `ref` on the org_id prefix of that index (pushing the time test down as an
     index condition), which walks every index entry of the org, i.e. the whole
     history, instead of the range of the run. FORCE INDEX makes it a range scan.
-    The index is the one spec/source-data.md guarantees, named as the ORM and
-    sql/source_schema.sql create it. SQLite ignores the hint.
+    The index is the one spec/source-data.md guarantees, under whatever name the
+    live database gives it (`run_by_day` reflects it); without one, no hint.
+    SQLite ignores the hint.
     """
-    wanted = ["org_id", str(time_col.key)]
-    for index in table.indexes:
-        if [c.name for c in index.columns] == wanted and index.name:
-            hint = f"FORCE INDEX ({index.name})"
-            return query.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
-    return query
+    name = (_live.get() or {}).get((str(table.name), ("org_id", str(time_col.key))))
+    if name is None:
+        return query
+    hint = f"FORCE INDEX (`{name}`)"
+    return query.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
 
 
 BuildQuery = Callable[[Callable[[ColumnElement[Any]], ColumnElement[Any]], DayRun], Select[Any]]
@@ -111,6 +140,7 @@ def run_by_day(
     labelled `day` and which filters `time_col` to [run.start, run.end).
     """
     dialect = Dialect(conn.dialect.name)
+    _live.set(live_time_indexes(conn))
     parts: list[list[Any]] = []
     for raw in span.runs:
         run = raw.clipped(span.as_of)
