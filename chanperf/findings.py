@@ -120,7 +120,10 @@ class DiscountReincidence(Finding):
 class StrategyEffectiveness(Finding):
     """In `segment`, `better_strategy` (b) wins more than the most used `current_strategy` (a).
 
-    `reincidence_a`/`reincidence_b`: their relapse rates (b must be no worse).
+    `reincidence_a`/`reincidence_b`: their relapse rates; `reincidence_diff_ci_low`: the
+    lower bound of the 95 % CI of reincidence_b − reincidence_a, so "no worse reincidence"
+    can be tested rather than read off two noisy point estimates (b is significantly
+    worse only when this bound is above 0).
     """
 
     kind: ClassVar[str] = "strategy_effectiveness"
@@ -128,6 +131,7 @@ class StrategyEffectiveness(Finding):
     better_strategy: str
     reincidence_a: float | None = None
     reincidence_b: float | None = None
+    reincidence_diff_ci_low: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from chanperf.analyzers.churn import (
     MODEL_FEATURES,
+    _fit,
     accounts_at_risk,
     churn_model_report,
     predict_churn_risk,
@@ -154,7 +155,12 @@ def test_accounts_at_risk_and_findings_agree(engine: Engine) -> None:
         "health_score",
         "revenue_90d",
     ]
-    assert len(risky) > 0 and (risky["score"] >= ctx.config.churn_risk_score_threshold).all()
+    # at risk = score at least that of the riskiest tenth at the baseline snapshot
+    with engine.connect() as conn:
+        fitted = _fit(conn, ctx)
+    assert fitted.model is not None
+    threshold = np.quantile(fitted.model.score(fitted.holdout), 1 - ctx.config.churn_risk_top_share)
+    assert len(risky) > 0 and (risky["score"] >= threshold).all()
     assert risky["score"].is_monotonic_decreasing
     assert set(risky["state"]) <= {"ACTIVE", "AT_RISK"}
     assert len(s1) == min(5, int((risky["segment"] == "S1").sum())) and set(s1["segment"]) <= {"S1"}
@@ -165,7 +171,7 @@ def test_accounts_at_risk_and_findings_agree(engine: Engine) -> None:
     for segment in ("S1", "S2", "S3"):
         f = by_cut[(segment, None)]
         now = risky[risky["segment"] == segment]
-        assert f.at_risk_count == len(now) == f.n_b * f.rate_b
+        assert f.at_risk_count == len(now) == round(f.n_b * f.rate_b)
         assert f.revenue_at_risk is not None and f.revenue_at_risk >= now["revenue_90d"].sum() / 6
         assert f.period_start == date(2024, 5, 2) and f.period_end == date(2024, 6, 30)
         assert f.extra["auc_holdout"] > 0.7 and f.p_value is not None and f.p_value_adj is None

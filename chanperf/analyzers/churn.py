@@ -29,7 +29,12 @@ trained on T0 = end − 2 × horizon, whose labels are complete by T1 = end − 
 and evaluated on the held-back snapshot T1 with labels seen by the end of the
 as-of day: AUC = Mann–Whitney U / (positives × negatives). That same model
 scores every account at the end of the as-of day; an account is at risk when its
-score is at least `churn_risk_score_threshold`.
+score is at least the score of the riskiest `churn_risk_top_share` of accounts
+at the held-back snapshot T1 (`risk_threshold`). A quantile, not a fixed
+probability: a weak but real model (AUC ~0.67) keeps its scores near the base
+rate, so a fixed cut-off such as 0.5 may never be reached and the detector would
+go blind; the riskiest tenth always exists, and a group whose share of it rises
+is what the finding reports.
 
 `predict_churn_risk` compares, per segment and per region, the share at risk now
 (b) with the share at risk at T1 (a) — the same accounts can be in both
@@ -284,12 +289,20 @@ def churn_model_report(conn: Connection, ctx: AnalysisContext) -> dict[str, Any]
     return report
 
 
+def risk_threshold(fitted: _Fitted, model: ChurnModel, ctx: AnalysisContext) -> float:
+    """Score of the riskiest `churn_risk_top_share` of the held-back snapshot's accounts."""
+    scores = model.score(fitted.holdout)
+    if len(scores) == 0:
+        return 1.0
+    return float(np.quantile(scores, 1 - ctx.config.churn_risk_top_share))
+
+
 def _scored(
-    conn: Connection, ctx: AnalysisContext, model: ChurnModel, at: datetime
+    conn: Connection, ctx: AnalysisContext, model: ChurnModel, at: datetime, threshold: float
 ) -> pd.DataFrame:
     snap = snapshot(conn, ctx, at)
     snap["score"] = model.score(snap)
-    snap["at_risk"] = snap["score"] >= ctx.config.churn_risk_score_threshold
+    snap["at_risk"] = snap["score"] >= threshold
     return snap
 
 
@@ -317,10 +330,11 @@ def accounts_at_risk(
         "health_score",
         "revenue_90d",
     ]
-    model = _fit(conn, ctx).model
+    fitted = _fit(conn, ctx)
+    model = fitted.model
     if model is None:
         return pd.DataFrame(columns=columns)
-    snap = _scored(conn, ctx, model, ctx.end_utc)
+    snap = _scored(conn, ctx, model, ctx.end_utc, risk_threshold(fitted, model, ctx))
     risky = snap[snap["at_risk"]]
     if segment is not None:
         risky = risky[risky["segment"] == segment]
@@ -337,8 +351,9 @@ def predict_churn_risk(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     if model is None:
         return []
     holdout_auc = auc(model.score(fitted.holdout), fitted.holdout_labels)
-    now = _scored(conn, ctx, model, ctx.end_utc)
-    then = _scored(conn, ctx, model, fitted.holdout_at)
+    threshold = risk_threshold(fitted, model, ctx)
+    now = _scored(conn, ctx, model, ctx.end_utc, threshold)
+    then = _scored(conn, ctx, model, fitted.holdout_at, threshold)
     findings: list[Finding] = []
     for dimension in ("segment", "region"):
         values = sorted(set(now[dimension]) & set(then[dimension]), key=str)
@@ -349,7 +364,7 @@ def predict_churn_risk(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
                 continue  # nobody at risk at either snapshot: nothing to compare
             extra: dict[str, float | int | str] = {
                 "baseline_snapshot": local_day(ctx, fitted.holdout_at).isoformat(),
-                "score_threshold": ctx.config.churn_risk_score_threshold,
+                "score_threshold": threshold,
                 "baseline_at_risk_count": x_a,
                 "mean_score": float(b["score"].mean()),
                 "n_train": model.n_train,

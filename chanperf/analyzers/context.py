@@ -22,7 +22,7 @@ class AnalysisConfig:
     recent_weeks: int = 4
     baseline_weeks: int = 12
     discount_bucket_edges_pct: tuple[float, ...] = (5.0, 8.0)
-    churn_risk_score_threshold: float = 0.5
+    churn_risk_top_share: float = 0.1
     churn_horizon_days: int = 60
 
 

@@ -181,8 +181,8 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
                 "relapsed_a": rel_a,
                 "relapsed_b": rel_b,
             }
-            if mat_a and mat_b:
-                rel = compare_groups(rel_a, mat_a, rel_b, mat_b)
+            rel = compare_groups(rel_a, mat_a, rel_b, mat_b) if mat_a and mat_b else None
+            if rel is not None:
                 extra.update(
                     reincidence_p_value=rel["p_value"],
                     reincidence_ci_low=rel["ci_low"],
@@ -198,6 +198,7 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
                     better_strategy=strategy,
                     reincidence_a=rel_a / mat_a if mat_a else None,
                     reincidence_b=rel_b / mat_b if mat_b else None,
+                    reincidence_diff_ci_low=None if rel is None else rel["ci_low"],
                     extra=scalar_extra(extra),
                 )
             )
