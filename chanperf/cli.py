@@ -44,6 +44,21 @@ def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}", param=param) from None
 
 
+# The policy and rule folders, for the commands a policy repository's CI runs.
+policies_dir_option = click.option(
+    "--policies-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_POLICIES_DIR.",
+)
+rules_dir_option = click.option(
+    "--rules-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Default: CHANPERF_RULES_DIR.",
+)
+
+
 @click.group()
 @click.option("--database-url", envvar=None, help="Overrides CHANPERF_DATABASE_URL.")
 @click.pass_context
@@ -263,18 +278,8 @@ def ingest(settings: Settings, table: str, file: Path, org_id: int | None) -> No
 
 
 @main.command("lint")
-@click.option(
-    "--policies-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Default: CHANPERF_POLICIES_DIR.",
-)
-@click.option(
-    "--rules-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Default: CHANPERF_RULES_DIR.",
-)
+@policies_dir_option
+@rules_dir_option
 @click.pass_obj
 def lint_command(settings: Settings, policies_dir: Path | None, rules_dir: Path | None) -> None:
     """Validate policies, rules and rule tests; print every problem, exit 1 on any."""
@@ -295,18 +300,8 @@ def rules_group() -> None:
 
 
 @rules_group.command("test")
-@click.option(
-    "--rules-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Default: CHANPERF_RULES_DIR.",
-)
-@click.option(
-    "--policies-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Default: CHANPERF_POLICIES_DIR.",
-)
+@rules_dir_option
+@policies_dir_option
 @click.option(
     "--tests-dir", type=click.Path(path_type=Path), default=None, help="Default: <rules-dir>/tests."
 )
@@ -533,12 +528,7 @@ def proposals_reject(
 
 @proposals_group.command("apply")
 @click.argument("proposal_id", type=int)
-@click.option(
-    "--policies-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Default: CHANPERF_POLICIES_DIR.",
-)
+@policies_dir_option
 @click.option("--as", "actor", default=None, help="Who applies (recorded on the policy version).")
 @click.option("--org", "org_id", type=int, default=1, show_default=True)
 @click.pass_obj

@@ -8,12 +8,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from chanperf.analyzers import AnalysisContext, load_analysis_config
 from chanperf.database import make_engine
 from chanperf.demo import generator
 from chanperf.demo.scenario import Planted, load_scenario
 from chanperf.models import Base
+from chanperf.policies import load_policies
+from chanperf.settings import REPO_ROOT
 
 DEMO_AS_OF = date(2026, 6, 30)
+# The planted scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").
+PLANTED_ALPHA = 1e-3
 
 
 def generate_demo_db(tmp: Path, scenario: str, seed: int, as_of: date = DEMO_AS_OF) -> Engine:
@@ -32,3 +37,19 @@ def planted_entry(detector: str) -> Planted:
     """The planted scenario's ground-truth entry for `detector` (exactly one expected)."""
     (entry,) = [p for p in load_scenario("planted").planted if p.detector == detector]
     return entry
+
+
+def planted_truth(detector: str) -> tuple[dict[str, str], dict[str, float]]:
+    """The planted entry's affected fields and effect sizes, as plain dicts."""
+    entry = planted_entry(detector)
+    return dict(entry.affected), dict(entry.effect)
+
+
+def demo_context() -> AnalysisContext:
+    """The analysis context of the demo channel: shipped policies and analysis config."""
+    return AnalysisContext(
+        org_id=1,
+        as_of=DEMO_AS_OF,
+        policies=load_policies(REPO_ROOT / "policies"),
+        config=load_analysis_config(REPO_ROOT / "rules"),
+    )

@@ -39,7 +39,7 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext, load_analysis_config
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
 from chanperf.analyzers.onboarding import (
     analyze_onboarding_patterns,
     detect_kit_effectiveness,
@@ -50,7 +50,7 @@ from chanperf.models.source import ChannelAccount, ChannelOnboarding
 from chanperf.policies import load_policies
 from chanperf.settings import REPO_ROOT
 from chanperf.stats import compare_proportions
-from tests.demo_data import DEMO_AS_OF, generate_demo_db
+from tests.demo_data import PLANTED_ALPHA, demo_context, generate_demo_db, planted_truth
 
 AS_OF = date(2026, 6, 30)
 T0 = datetime(2026, 3, 1, 12, 0)
@@ -231,39 +231,17 @@ def test_empty_channel_gives_no_findings(engine: Engine) -> None:
 
 # --- The demo's planted scenario (chanperf/demo/scenarios/planted.yaml) -------------------
 
-# The scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").
-PLANTED_ALPHA = 1e-3
-
-
-def _demo_context() -> AnalysisContext:
-    return AnalysisContext(
-        org_id=1,
-        as_of=DEMO_AS_OF,
-        policies=load_policies(REPO_ROOT / "policies"),
-        config=load_analysis_config(REPO_ROOT / "rules"),
-    )
-
-
-_generate = generate_demo_db
-
-
-def _planted(detector: str) -> tuple[dict[str, str], dict[str, float]]:
-    from chanperf.demo.scenario import load_scenario
-
-    (p,) = [p for p in load_scenario("planted").planted if p.detector == detector]
-    return dict(p.affected), dict(p.effect)
-
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return _generate(tmp_path_factory.mktemp("planted"), "planted", 7)
+    return generate_demo_db(tmp_path_factory.mktemp("planted"), "planted", 7)
 
 
 @pytest.mark.slow
 def test_planted_kit_is_found(planted: Engine) -> None:
-    affected, effect = _planted("detect_kit_effectiveness")
+    affected, effect = planted_truth("detect_kit_effectiveness")
     with planted.connect() as conn:
-        findings = detect_kit_effectiveness(conn, _demo_context())
+        findings = detect_kit_effectiveness(conn, demo_context())
     (f,) = [f for f in findings if f.region == affected["region"]]
     assert isinstance(f, KitEffectiveness)
     assert f.better_kit == affected["kit"] and f.parameter == affected["parameter"]
@@ -275,9 +253,9 @@ def test_planted_kit_is_found(planted: Engine) -> None:
 
 @pytest.mark.slow
 def test_planted_region_failure_is_found(planted: Engine) -> None:
-    affected, effect = _planted("detect_region_patterns")
+    affected, effect = planted_truth("detect_region_patterns")
     with planted.connect() as conn:
-        findings = detect_region_patterns(conn, _demo_context())
+        findings = detect_region_patterns(conn, demo_context())
     (f,) = [f for f in findings if f.region == affected["region"]]
     assert f.rate_b == pytest.approx(effect["region_failure_rate"], abs=0.06)
     assert f.rate_a == pytest.approx(effect["rest_failure_rate"], abs=0.05)
@@ -289,9 +267,9 @@ def test_planted_region_failure_is_found(planted: Engine) -> None:
 
 @pytest.mark.slow
 def test_planted_slow_onboarding_is_found(planted: Engine) -> None:
-    affected, effect = _planted("analyze_onboarding_patterns")
+    affected, effect = planted_truth("analyze_onboarding_patterns")
     with planted.connect() as conn:
-        findings = analyze_onboarding_patterns(conn, _demo_context())
+        findings = analyze_onboarding_patterns(conn, demo_context())
     got = {(f.metric, f.region): f for f in findings if isinstance(f, OnboardingTarget)}
     rate = got[("activation_rate", affected["region"])]
     days = got[("median_activation_days", affected["region"])]
@@ -312,8 +290,8 @@ def test_planted_slow_onboarding_is_found(planted: Engine) -> None:
 def test_null_scenario_has_no_strong_onboarding_signal(
     tmp_path_factory: pytest.TempPathFactory, seed: int
 ) -> None:
-    eng = _generate(tmp_path_factory.mktemp("null"), "null", seed)
-    ctx = _demo_context()
+    eng = generate_demo_db(tmp_path_factory.mktemp("null"), "null", seed)
+    ctx = demo_context()
     with eng.connect() as conn:
         findings = [
             *detect_kit_effectiveness(conn, ctx),

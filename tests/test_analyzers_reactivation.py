@@ -42,7 +42,7 @@ from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
 from chanperf.analyzers.cohorts import DAYS_PER_MONTH
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext, load_analysis_config
+from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
 from chanperf.analyzers.reactivation import (
     analyze_strategy_effectiveness,
     detect_compliance_drift,
@@ -59,7 +59,7 @@ from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelS
 from chanperf.policies import load_policies
 from chanperf.settings import REPO_ROOT
 from chanperf.stats import compare_proportions
-from tests.demo_data import DEMO_AS_OF, generate_demo_db
+from tests.demo_data import PLANTED_ALPHA, demo_context, generate_demo_db, planted_truth
 
 AS_OF = date(2026, 6, 30)
 R0 = datetime(2026, 2, 1, 12, 0)
@@ -302,39 +302,17 @@ def test_empty_channel_gives_no_findings(engine: Engine) -> None:
 
 # --- The demo's planted scenario (chanperf/demo/scenarios/planted.yaml) -------------------
 
-# The scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").
-PLANTED_ALPHA = 1e-3
-
-
-def _demo_context() -> AnalysisContext:
-    return AnalysisContext(
-        org_id=1,
-        as_of=DEMO_AS_OF,
-        policies=load_policies(REPO_ROOT / "policies"),
-        config=load_analysis_config(REPO_ROOT / "rules"),
-    )
-
-
-_generate = generate_demo_db
-
-
-def _planted(detector: str) -> tuple[dict[str, str], dict[str, float]]:
-    from chanperf.demo.scenario import load_scenario
-
-    (p,) = [p for p in load_scenario("planted").planted if p.detector == detector]
-    return dict(p.affected), dict(p.effect)
-
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return _generate(tmp_path_factory.mktemp("planted"), "planted", 7)
+    return generate_demo_db(tmp_path_factory.mktemp("planted"), "planted", 7)
 
 
 @pytest.mark.slow
 def test_planted_discount_relapse_is_found(planted: Engine) -> None:
-    _, effect = _planted("detect_discount_patterns")
+    _, effect = planted_truth("detect_discount_patterns")
     with planted.connect() as conn:
-        (f,) = detect_discount_patterns(conn, _demo_context())
+        (f,) = detect_discount_patterns(conn, demo_context())
     assert isinstance(f, DiscountReincidence)
     assert (f.high_threshold_pct, f.low_threshold_pct) == (
         effect["high_threshold"],
@@ -351,9 +329,9 @@ def test_planted_discount_relapse_is_found(planted: Engine) -> None:
 
 @pytest.mark.slow
 def test_planted_strategy_is_found(planted: Engine) -> None:
-    affected, effect = _planted("analyze_strategy_effectiveness")
+    affected, effect = planted_truth("analyze_strategy_effectiveness")
     with planted.connect() as conn:
-        findings = analyze_strategy_effectiveness(conn, _demo_context())
+        findings = analyze_strategy_effectiveness(conn, demo_context())
     (f,) = [
         f
         for f in findings
@@ -373,9 +351,9 @@ def test_planted_strategy_is_found(planted: Engine) -> None:
 
 @pytest.mark.slow
 def test_planted_reincidence_is_found(planted: Engine) -> None:
-    affected, effect = _planted("detect_reincidence_patterns")
+    affected, effect = planted_truth("detect_reincidence_patterns")
     with planted.connect() as conn:
-        findings = detect_reincidence_patterns(conn, _demo_context())
+        findings = detect_reincidence_patterns(conn, demo_context())
     (f,) = [f for f in findings if f.segment == affected["segment"]]
     assert isinstance(f, ReincidenceAboveMax)
     assert f.rate_b == pytest.approx(effect["reincidence_rate"], abs=0.07)
@@ -385,9 +363,9 @@ def test_planted_reincidence_is_found(planted: Engine) -> None:
 
 @pytest.mark.slow
 def test_planted_cap_compliance_is_found(planted: Engine) -> None:
-    _, effect = _planted("compliance_drift")
+    _, effect = planted_truth("compliance_drift")
     with planted.connect() as conn:
-        (f,) = detect_compliance_drift(conn, _demo_context())
+        (f,) = detect_compliance_drift(conn, demo_context())
     assert isinstance(f, DiscountComplianceDrift)
     assert f.tolerance == effect["discount_tolerance_rate"]
     # The scenario states the share its planted effects should produce; the over-cap
@@ -401,8 +379,8 @@ def test_planted_cap_compliance_is_found(planted: Engine) -> None:
 def test_null_scenario_has_no_strong_reactivation_signal(
     tmp_path_factory: pytest.TempPathFactory, seed: int
 ) -> None:
-    eng = _generate(tmp_path_factory.mktemp("null"), "null", seed)
-    ctx = _demo_context()
+    eng = generate_demo_db(tmp_path_factory.mktemp("null"), "null", seed)
+    ctx = demo_context()
     with eng.connect() as conn:
         findings = [
             *detect_discount_patterns(conn, ctx),
