@@ -176,6 +176,22 @@ def _compliance(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
     return ImpactEstimate(n, excess / _months(f), "extra_cost", tuple(notes), basis.currency)
 
 
+# Drift KPIs that are shares of accounts: a change converts to accounts and revenue.
+RATE_KPIS = frozenset({"activation_rate", "win_rate", "reincidence_rate"})
+
+
+def _drift(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
+    metric = str(getattr(f, "metric", ""))
+    if metric in RATE_KPIS:
+        return _rate_gap(f, basis, "o indicador semanal", f.n_b)
+    # NPS points and activation days do not convert to money without a model of their own.
+    notes = (
+        f"{int(f.n_b or 0)} casos nas semanas recentes",
+        "variação sem conversão direta em receita",
+    )
+    return ImpactEstimate(int(f.n_b or 0), None, "none", notes, basis.currency)
+
+
 def _misalignment(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
     revenue = getattr(f, "revenue", None)
     margin, min_margin = getattr(f, "margin", None), getattr(f, "min_margin", None)
@@ -204,7 +220,7 @@ ESTIMATORS: dict[str, Callable[[Finding, ImpactBasis], ImpactEstimate]] = {
     "uncovered_activity": lambda f, b: _rate_gap(f, b, "o desempenho da atividade não coberta"),
     "discount_compliance_drift": _compliance,
     "misalignment": _misalignment,
-    "metric_drift": lambda f, b: _rate_gap(f, b, "o indicador semanal", f.n_b),
+    "metric_drift": _drift,
 }
 
 

@@ -26,6 +26,8 @@ def _br_number(value: float, decimals: int) -> str:
 
 
 def _num(value: Any) -> str:
+    if isinstance(value, list | tuple):  # a policy list, e.g. priority regions
+        return ", ".join(_num(v) for v in value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if float(value).is_integer():

@@ -96,6 +96,22 @@ def test_impact_of_late_activation_counts_days_not_rate():
     assert est.accounts_affected == 120
 
 
+def test_nps_drift_has_no_money_and_rate_drift_has():
+    from chanperf.findings import MetricDrift
+
+    common = dict(org_id=1, period_start=date(2026, 4, 1), period_end=date(2026, 6, 30))
+    nps = MetricDrift(
+        **common, metric="nps", category="quality", direction="worse", effect=-28, n_b=435
+    )
+    est = estimate_impact(nps, BASIS)
+    assert (est.accounts_affected, est.monthly_amount, est.kind) == (435, None, "none")
+    rate = MetricDrift(
+        **common, metric="win_rate", category="reactivation", direction="worse", effect=-0.1, n_b=91
+    )
+    # 91 attempts / 2.989488 months x 0.10 fewer wins x R$ 500 = R$ 1522.00/month
+    assert round(estimate_impact(rate, BASIS).monthly_amount, 2) == 1522.0
+
+
 def test_second_run_updates_the_open_insight(sessions):
     with sessions.begin() as s:
         first = generate_insights(s, 1, [draft(kit_finding())], BASIS)
