@@ -262,6 +262,54 @@ def eval_command(
 
 
 @main.command()
+@click.option("--as-of", "as_of", callback=_parse_date, default=None, help="Default: yesterday.")
+@click.option("--org", "org_id", type=int, default=1, show_default=True)
+@click.option("--segment", default=None, help="Only accounts of this segment.")
+@click.option("--region", default=None, help="Only accounts of this region.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.pass_obj
+@handle_errors
+def churn(
+    settings: Settings,
+    as_of: date | None,
+    org_id: int,
+    segment: str | None,
+    region: str | None,
+    limit: int,
+) -> None:
+    """The churn-risk model (features, held-back AUC) and the accounts most at risk."""
+    from chanperf.analysis import default_as_of, load_packs
+    from chanperf.analyzers import AnalysisContext, load_analysis_config
+    from chanperf.analyzers.churn import accounts_at_risk, churn_model_report
+    from chanperf.database import make_engine
+
+    policies, _rules = load_packs(settings)
+    ctx = AnalysisContext(
+        org_id,
+        as_of or default_as_of(settings),
+        policies,
+        load_analysis_config(settings.rules_dir),
+        settings.timezone,
+    )
+    engine = make_engine(settings.source_url)
+    try:
+        with engine.connect() as conn:
+            report = churn_model_report(conn, ctx)
+            risky = accounts_at_risk(conn, ctx, segment=segment, region=region, limit=limit)
+    finally:
+        engine.dispose()
+    auc = report["auc_holdout"]
+    click.echo(
+        f"model trained at {report['train_snapshot']} ({report['n_train']} accounts), "
+        f"held-back AUC {'n/a' if auc is None else f'{auc:.3f}'} at {report['holdout_snapshot']} "
+        f"({report['n_holdout']} accounts, {report['positives_holdout']} stalled or churned)"
+    )
+    for feature, coef in report["coefficients"].items():
+        click.echo(f"  {feature}: {coef:+.3f} per standard deviation")
+    click.echo(risky.to_string(index=False) if len(risky) else "no account at risk")
+
+
+@main.command()
 @click.argument("table")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

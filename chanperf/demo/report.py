@@ -75,6 +75,7 @@ def report_analysis(settings: Settings, org_id: int, as_of: date, echo: Echo = p
             )
     finally:
         engine.dispose()
+    _print_churn_model(settings, org_id, as_of, echo)
     _print_insights(insights, echo)
     _print_proposals(proposals, echo)
 
@@ -94,6 +95,31 @@ def _print_kpis(conn: Any, org_id: int, as_of: date, echo: Echo) -> None:
     )
     for column, label, kind in KPIS:
         echo(f"  {label:<38} {_fmt(last[column], kind):>14}   antes {_fmt(prev[column], kind):>12}")
+
+
+def _print_churn_model(settings: Settings, org_id: int, as_of: date, echo: Echo) -> None:
+    from chanperf.analysis import load_packs
+    from chanperf.analyzers import AnalysisContext, load_analysis_config
+    from chanperf.analyzers.churn import churn_model_report
+
+    policies, _rules = load_packs(settings)
+    ctx = AnalysisContext(
+        org_id, as_of, policies, load_analysis_config(settings.rules_dir), settings.timezone
+    )
+    engine = make_engine(settings.source_url)
+    try:
+        with engine.connect() as conn:
+            report = churn_model_report(conn, ctx)
+    finally:
+        engine.dispose()
+    auc = report["auc_holdout"]
+    echo("")
+    echo(
+        "Modelo de risco de churn (recência, frequência, tendência de receita): AUC "
+        f"{'n/d' if auc is None else f'{auc:.2f}'.replace('.', ',')} no período retido "
+        f"({report['n_holdout']} contas, {report['positives_holdout']} pararam ou saíram em "
+        f"{report['horizon_days']} dias); contas em risco: chanperf churn"
+    )
 
 
 def _print_insights(rows: list[Any], echo: Echo) -> None:
