@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -79,13 +80,24 @@ def analyze(
         _collect_missing(settings, ctx)
     # The weekly job stores insights only; proposals come from the monthly run and the CLI.
     if with_proposals and proposal_hook is None:
-        proposal_hook = make_proposal_hook(settings.rules_dir, settings.timezone)
+        proposal_hook = make_proposal_hook(
+            settings.rules_dir,
+            settings.timezone,
+            source_url=settings.source_url
+            if settings.source_url != settings.database_url
+            else None,
+        )
 
     engine = make_engine(settings.database_url)
+    # A separate (read-only) source database: the detectors read the source tables there and
+    # chanperf's metrics in the main one.
+    separate = settings.source_url != settings.database_url
+    source_engine = make_engine(settings.source_url) if separate else None
     factory = session_factory(engine)
     started = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     try:
-        with factory.begin() as session:
+        with ExitStack() as stack, factory.begin() as session:
+            source = stack.enter_context(source_engine.connect()) if source_engine else None
             run = AnalysisRun(
                 org_id=org_id,
                 kind="ANALYZE",
@@ -101,9 +113,9 @@ def analyze(
             session.flush()
             record_versions(session, policies, org_id)
             conn = session.connection()
-            findings = run_detectors(conn, ctx)
+            findings = run_detectors(source or conn, ctx, metrics_conn=conn)
             drafts = build_insight_drafts(evaluate(rules, policies, findings))
-            basis = impact_basis(conn, org_id, ctx.end_utc)
+            basis = impact_basis(source or conn, org_id, ctx.end_utc)
             sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
             proposals = (
                 proposal_hook(session, org_id, drafts, sync, policies)
@@ -134,6 +146,8 @@ def analyze(
         raise
     finally:
         engine.dispose()
+        if source_engine is not None:
+            source_engine.dispose()
     log.info(
         "analysis %s for org %s as of %s: %d findings, %d new, %d updated insights",
         summary.run_id,

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
+from chanperf.database import make_engine
 from chanperf.enums import ProposalStatus
 from chanperf.errors import ConflictError, NotFoundError, PermissionDenied, Problem, ValidationError
 from chanperf.experiments import ExperimentConfig, load_experiment_config, measure_population
@@ -305,9 +306,15 @@ ProposalHook = Callable[[Session, int, list[InsightDraft], InsightSync, PolicySe
 
 
 def make_proposal_hook(
-    rules_dir: Path | str | None = None, timezone: str = "America/Sao_Paulo"
+    rules_dir: Path | str | None = None,
+    timezone: str = "America/Sao_Paulo",
+    source_url: str | None = None,
 ) -> ProposalHook:
-    """`analyze(..., proposal_hook=make_proposal_hook(settings.rules_dir, settings.timezone))`."""
+    """`analyze(..., proposal_hook=make_proposal_hook(settings.rules_dir, settings.timezone))`.
+
+    `source_url`: a separate source database to measure experiment populations in
+    (default: the session's own database).
+    """
 
     def hook(
         session: Session,
@@ -316,9 +323,25 @@ def make_proposal_hook(
         sync: InsightSync,
         policies: PolicySet,
     ) -> int:
-        return create_proposals_for_run(
-            session, org_id, drafts, sync, policies, rules_dir=rules_dir, timezone=timezone
-        )
+        if source_url is None:
+            return create_proposals_for_run(
+                session, org_id, drafts, sync, policies, rules_dir=rules_dir, timezone=timezone
+            )
+        engine = make_engine(source_url)
+        try:
+            with engine.connect() as source:
+                return create_proposals_for_run(
+                    session,
+                    org_id,
+                    drafts,
+                    sync,
+                    policies,
+                    rules_dir=rules_dir,
+                    timezone=timezone,
+                    source=source,
+                )
+        finally:
+            engine.dispose()
 
     return hook
 
@@ -333,8 +356,12 @@ def create_proposals_for_run(
     rules_dir: Path | str | None = None,
     timezone: str = "America/Sao_Paulo",
     config: ExperimentConfig | None = None,
+    source: Connection | None = None,
 ) -> int:
-    """The analysis run's proposal hook: one proposal per change; returns how many are new."""
+    """The analysis run's proposal hook: one proposal per change; returns how many are new.
+
+    `source` reads the source tables (default: the session's connection).
+    """
     if config is None:
         from chanperf.settings import REPO_ROOT
 
@@ -363,7 +390,7 @@ def create_proposals_for_run(
                 if v is not None and k in plan.filters
             }
             population = measure_population(
-                session.connection(),
+                source if source is not None else session.connection(),
                 ctx,
                 plan,
                 filters,

@@ -67,15 +67,27 @@ def adjust_p_values(findings: Sequence[Finding], q: float = 0.05) -> list[Findin
     ]
 
 
+# Detectors that read chanperf's stored metrics rather than the source tables; with a
+# separate source database (CHANPERF_SOURCE_DATABASE_URL) they get the main connection.
+READS_METRICS = frozenset({"detect_metric_drift"})
+
+
 def run_detectors(
-    conn: Connection, ctx: AnalysisContext, only: Sequence[str] | None = None
+    conn: Connection,
+    ctx: AnalysisContext,
+    only: Sequence[str] | None = None,
+    metrics_conn: Connection | None = None,
 ) -> list[Finding]:
-    """Run the detectors (all, or those named in `only`) and adjust their p-values together."""
+    """Run the detectors (all, or those named in `only`) and adjust their p-values together.
+
+    `conn` reads the source tables; `metrics_conn` (default: `conn`) chanperf's metrics.
+    """
     findings: list[Finding] = []
     for name, detect in detectors():
         if only is not None and name not in only:
             continue
-        found = detect(conn, ctx)
+        reader = metrics_conn if metrics_conn is not None and name in READS_METRICS else conn
+        found = detect(reader, ctx)
         log.debug("%s: %d finding(s)", name, len(found))
         findings.extend(found)
     return adjust_p_values(findings)
