@@ -34,7 +34,8 @@ class Problem:
             where += f":{self.line}"
             if self.col is not None:
                 where += f":{self.col}"
-        field = f" {self.field}:" if self.field else ""
+        # Input that is not a file (an option, a request field) names the field as its path.
+        field = f" {self.field}:" if self.field and self.field != self.path else ""
         return f"{where}:{field} {self.message}"
 
 
