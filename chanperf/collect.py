@@ -53,6 +53,9 @@ from chanperf.repository import load_state_base, save_period_rows
 from chanperf.settings import Settings
 
 BATCH_MONTHS = 3
+# A backfill reads each source range in one pass (one query per measure family and
+# uniform run over the whole history) instead of one per BATCH_MONTHS batch.
+BACKFILL_BATCH_MONTHS = 100 * 12
 TIME_COLUMNS = {
     "channel_accounts": "created_at",
     "channel_state_transitions": "transitioned_at",
@@ -259,7 +262,8 @@ def collect(
                 result_rows = {t.value: 0 for t in PeriodType}
                 segment_rows = 0
                 first_move = first_transition_at(source, org_id)
-                for batch in plan_batches(days, tz):
+                months = BACKFILL_BATCH_MONTHS if backfill else BATCH_MONTHS
+                for batch in plan_batches(days, tz, months):
                     # progress(days done in this batch, days in the whole run)
                     rows = collect_batch(
                         source, target, org_id, batch, tz, windows, as_of, first_move

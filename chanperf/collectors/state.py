@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, literal, select, union_all
+from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
 
 from chanperf.collectors.common import Span, ints, on_time_index, run_by_day
 from chanperf.enums import AccountState
@@ -58,16 +58,27 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
     a = ChannelAccount.__table__
     joined = t.join(a, and_(a.c.account_id == t.c.account_id, a.c.org_id == t.c.org_id))
 
+    known = list(STATE_COLUMNS)
+
     def build(bucket: Any, run: DayRun) -> Any:
         day = bucket(t.c.transitioned_at).label("day")
+        # Moves between known states come back pivoted (one row per day, region and
+        # segment); a move from or to any other state keeps that state as a key.
+        odd_from = case(
+            (or_(t.c.from_state.is_(None), t.c.from_state.in_(known)), None),
+            else_=t.c.from_state,
+        ).label("odd_from")
+        odd_to = case((t.c.to_state.in_(known), None), else_=t.c.to_state).label("odd_to")
         query = (
             select(
                 day,
                 a.c.region,
                 a.c.segment,
-                t.c.from_state,
-                t.c.to_state,
+                odd_from,
+                odd_to,
                 func.count().label("moves"),
+                *[func.sum(case((t.c.to_state == st, 1), else_=0)) for st in known],
+                *[func.sum(case((t.c.from_state == st, 1), else_=0)) for st in known],
             )
             .select_from(joined)
             .where(
@@ -75,21 +86,30 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
                 t.c.transitioned_at >= run.start,
                 t.c.transitioned_at < run.end,
             )
-            .group_by(day, a.c.region, a.c.segment, t.c.from_state, t.c.to_state)
+            .group_by(day, a.c.region, a.c.segment, odd_from, odd_to)
         )
         return on_time_index(query, t, t.c.transitioned_at)
 
     keys = ["day", "region", "segment"]
-    pairs = ints(
-        run_by_day(conn, span, build, [*keys, "from_state", "to_state", "moves"]), ["moves"]
+    enter_cols = [f"enter_{st}" for st in known]
+    leave_cols = [f"leave_{st}" for st in known]
+    counts = [*enter_cols, *leave_cols]
+    rows = ints(
+        run_by_day(conn, span, build, [*keys, "odd_from", "odd_to", "moves", *counts]),
+        ["moves", *counts],
     )
-    entering = pairs[[*keys, "to_state", "moves"]].rename(
-        columns={"to_state": "state", "moves": "delta"}
+    parts = []
+    for st, enter, leave in zip(known, enter_cols, leave_cols, strict=True):
+        entering = rows.loc[rows[enter] > 0, keys].assign(state=st, delta=rows[enter])
+        leaving = rows.loc[rows[leave] > 0, keys].assign(state=st, delta=-rows[leave])
+        parts.extend([entering, leaving])
+    odd_to_rows = rows[rows["odd_to"].notna()]
+    parts.append(odd_to_rows[keys].assign(state=odd_to_rows["odd_to"], delta=odd_to_rows["moves"]))
+    odd_from_rows = rows[rows["odd_from"].notna()]
+    parts.append(
+        odd_from_rows[keys].assign(state=odd_from_rows["odd_from"], delta=-odd_from_rows["moves"])
     )
-    leaving = pairs.loc[pairs["from_state"].notna(), [*keys, "from_state", "moves"]]
-    leaving = leaving.rename(columns={"from_state": "state", "moves": "delta"})
-    leaving["delta"] = -leaving["delta"]
-    moves = pd.concat([entering, leaving], ignore_index=True)
+    moves = pd.concat(parts, ignore_index=True)
     frame = moves.groupby(list(TRANSITION_KEYS), dropna=False, sort=False)["delta"].sum()
     return ints(frame.reset_index(), ["delta"])
 
