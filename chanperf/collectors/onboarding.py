@@ -46,7 +46,7 @@ ONBOARDING_KEYS = ("day", "region", "segment", "kit")
 
 
 def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.sum(case((cond, 1), else_=0))
+    return func.count(case((cond, 1)))  # an integer (a SUM would be DECIMAL on MariaDB)
 
 
 def collect_onboarding_metrics(

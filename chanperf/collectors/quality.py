@@ -31,7 +31,7 @@ PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 
 
 def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.sum(case((cond, 1), else_=0))
+    return func.count(case((cond, 1)))  # an integer (a SUM would be DECIMAL on MariaDB)
 
 
 def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:

@@ -48,7 +48,7 @@ RELAPSE_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
 
 
 def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.sum(case((cond, 1), else_=0))
+    return func.count(case((cond, 1)))  # an integer (a SUM would be DECIMAL on MariaDB)
 
 
 def collect_reactivation_metrics(

@@ -50,66 +50,83 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
 
     Columns: day, region, segment, state, delta (int64). A first transition
     (from_state NULL) adds an account; later ones move it between states.
-    SQL counts the moves per (day, region, segment, from_state, to_state) in one
-    pass over the span's transitions (one account lookup each); the few rows
-    that come back are split here into +n for to_state and -n for from_state.
+    SQL counts, in one pass over the span's transitions (one account lookup each),
+    the moves into and out of each known state per (day, region, segment), one
+    row each; they are split here into +n for to_state and -n for from_state. A
+    span with a move from or to a state outside STATE_COLUMNS (or a NULL to_state)
+    is counted again per (day, region, segment, from_state, to_state) instead.
     """
     t = ChannelStateTransition.__table__
     a = ChannelAccount.__table__
     joined = t.join(a, and_(a.c.account_id == t.c.account_id, a.c.org_id == t.c.org_id))
 
     known = list(STATE_COLUMNS)
+    where = (t.c.org_id == span.org_id,)
+    keys = ["day", "region", "segment"]
 
-    def build(bucket: Any, run: DayRun) -> Any:
+    def pivoted(bucket: Any, run: DayRun) -> Any:
+        # One row per (day, region, segment): moves into and out of each known state
+        # as columns (COUNT of a CASE: plain integers), and the moves touching any
+        # other state, which send the span to `pairs` instead.
         day = bucket(t.c.transitioned_at).label("day")
-        # Moves between known states come back pivoted (one row per day, region and
-        # segment); a move from or to any other state keeps that state as a key.
-        odd_from = case(
-            (or_(t.c.from_state.is_(None), t.c.from_state.in_(known)), None),
-            else_=t.c.from_state,
-        ).label("odd_from")
-        odd_to = case((t.c.to_state.in_(known), None), else_=t.c.to_state).label("odd_to")
+        odd = or_(
+            and_(t.c.from_state.is_not(None), t.c.from_state.not_in(known)),
+            t.c.to_state.is_(None),
+            t.c.to_state.not_in(known),
+        )
         query = (
             select(
                 day,
                 a.c.region,
                 a.c.segment,
-                odd_from,
-                odd_to,
-                func.count().label("moves"),
-                *[func.sum(case((t.c.to_state == st, 1), else_=0)) for st in known],
-                *[func.sum(case((t.c.from_state == st, 1), else_=0)) for st in known],
+                func.count(case((odd, 1))),
+                *[func.count(case((t.c.to_state == st, 1))) for st in known],
+                *[func.count(case((t.c.from_state == st, 1))) for st in known],
             )
             .select_from(joined)
-            .where(
-                t.c.org_id == span.org_id,
-                t.c.transitioned_at >= run.start,
-                t.c.transitioned_at < run.end,
-            )
-            .group_by(day, a.c.region, a.c.segment, odd_from, odd_to)
+            .where(*where, t.c.transitioned_at >= run.start, t.c.transitioned_at < run.end)
+            .group_by(day, a.c.region, a.c.segment)
         )
         return on_time_index(query, t, t.c.transitioned_at)
 
-    keys = ["day", "region", "segment"]
+    def pairs(bucket: Any, run: DayRun) -> Any:
+        day = bucket(t.c.transitioned_at).label("day")
+        query = (
+            select(
+                day,
+                a.c.region,
+                a.c.segment,
+                t.c.from_state,
+                t.c.to_state,
+                func.count().label("moves"),
+            )
+            .select_from(joined)
+            .where(*where, t.c.transitioned_at >= run.start, t.c.transitioned_at < run.end)
+            .group_by(day, a.c.region, a.c.segment, t.c.from_state, t.c.to_state)
+        )
+        return on_time_index(query, t, t.c.transitioned_at)
+
     enter_cols = [f"enter_{st}" for st in known]
     leave_cols = [f"leave_{st}" for st in known]
     counts = [*enter_cols, *leave_cols]
-    rows = ints(
-        run_by_day(conn, span, build, [*keys, "odd_from", "odd_to", "moves", *counts]),
-        ["moves", *counts],
-    )
-    parts = []
-    for st, enter, leave in zip(known, enter_cols, leave_cols, strict=True):
-        entering = rows.loc[rows[enter] > 0, keys].assign(state=st, delta=rows[enter])
-        leaving = rows.loc[rows[leave] > 0, keys].assign(state=st, delta=-rows[leave])
-        parts.extend([entering, leaving])
-    odd_to_rows = rows[rows["odd_to"].notna()]
-    parts.append(odd_to_rows[keys].assign(state=odd_to_rows["odd_to"], delta=odd_to_rows["moves"]))
-    odd_from_rows = rows[rows["odd_from"].notna()]
-    parts.append(
-        odd_from_rows[keys].assign(state=odd_from_rows["odd_from"], delta=-odd_from_rows["moves"])
-    )
-    moves = pd.concat(parts, ignore_index=True)
+    rows = ints(run_by_day(conn, span, pivoted, [*keys, "odd", *counts]), ["odd", *counts])
+    if int(rows["odd"].sum()) == 0:
+        parts = []
+        for st, enter, leave in zip(known, enter_cols, leave_cols, strict=True):
+            parts.append(rows.loc[rows[enter] > 0, keys].assign(state=st, delta=rows[enter]))
+            parts.append(rows.loc[rows[leave] > 0, keys].assign(state=st, delta=-rows[leave]))
+        moves = pd.concat(parts, ignore_index=True)
+    else:
+        moved = ints(
+            run_by_day(conn, span, pairs, [*keys, "from_state", "to_state", "moves"]), ["moves"]
+        )
+        entering = moved[[*keys, "to_state", "moves"]].rename(
+            columns={"to_state": "state", "moves": "delta"}
+        )
+        leaving = moved.loc[moved["from_state"].notna(), [*keys, "from_state", "moves"]]
+        leaving = leaving.rename(columns={"from_state": "state", "moves": "delta"})
+        leaving["delta"] = -leaving["delta"]
+        moves = pd.concat([entering, leaving], ignore_index=True)
     frame = moves.groupby(list(TRANSITION_KEYS), dropna=False, sort=False)["delta"].sum()
     return ints(frame.reset_index(), ["delta"])
 
