@@ -9,7 +9,8 @@ row is always a complete day and can seed the next run's state distribution.
 
 Work is grouped in batches of up to BATCH_MONTHS consecutive months; a batch
 queries the source once per measure family over the union of its periods, so
-the cost follows the days collected, not the history kept.
+the cost follows the days collected, not the history kept. A backfill is one
+batch (BACKFILL_BATCH_MONTHS): one pass over each source range.
 """
 
 from __future__ import annotations
