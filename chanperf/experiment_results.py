@@ -31,7 +31,6 @@ from chanperf.models.source import (
     ChannelReactivation,
     ChannelStateTransition,
 )
-from chanperf.settings import Settings
 from chanperf.stats import compare_proportions, sample_ratio_p_value
 
 log = logging.getLogger(__name__)
@@ -287,22 +286,3 @@ def check_experiment_results(
         checked.append(row)
     session.flush()
     return checked
-
-
-def check_experiment_results_job(
-    settings: Settings, org_id: int = 1, as_of: str | None = None
-) -> int:
-    """Job entry point (ids and primitives only): open a session, check, commit; how many checked."""
-    from chanperf.database import make_engine, session_factory
-
-    day = (
-        date.fromisoformat(as_of) if as_of else datetime.now(settings.tz).date() - timedelta(days=1)
-    )
-    engine = make_engine(settings.database_url)
-    try:
-        with session_factory(engine).begin() as session:
-            done = check_experiment_results(session, org_id, day, settings.timezone)
-            log.info("experiment results for org %s as of %s: %d checked", org_id, day, len(done))
-            return len(done)
-    finally:
-        engine.dispose()

@@ -179,16 +179,6 @@ def collect_metrics_job(
 # ---------------------------------------------------------------- proposals and experiments
 
 
-def _service(module: str, name: str) -> Callable[..., Any]:
-    import importlib
-
-    try:
-        found: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{module}.{name} is not available: {exc}") from exc
-    return found
-
-
 @retry_transient_only
 def generate_proposals_job(
     org_id: int, month: str, run_key: str, *, settings: Settings | None = None
@@ -209,18 +199,18 @@ def check_experiments_job(
     org_id: int, as_of_iso: str, *, settings: Settings | None = None
 ) -> dict[str, Any]:
     """Measure running experiments of approved proposals (service: chanperf.experiment_results)."""
+    from chanperf.experiment_results import check_experiment_results
+
     settings = _settings(settings)
-    check = _service("chanperf.experiment_results", "check_experiment_results")
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine).begin() as session:
-            checked = check(
+            checked = check_experiment_results(
                 session, org_id, date.fromisoformat(as_of_iso), timezone=settings.timezone
             )
     finally:
         engine.dispose()
-    count = len(checked) if hasattr(checked, "__len__") else int(checked or 0)
-    return {"kind": "experiments", "org_id": org_id, "as_of": as_of_iso, "checked": count}
+    return {"kind": "experiments", "org_id": org_id, "as_of": as_of_iso, "checked": len(checked)}
 
 
 # ---------------------------------------------------------------- cron table
