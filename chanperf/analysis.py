@@ -14,7 +14,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chanperf.analyzers import AnalysisContext, load_analysis_config, run_detectors
@@ -204,15 +203,4 @@ def _collect_missing(settings: Settings, ctx: AnalysisContext) -> None:
         ctx.as_of,
         as_of=ctx.end_utc,
         windows=windows_from(ctx.policies),
-    )
-
-
-def latest_runs(session: Session, org_id: int, limit: int = 10) -> list[AnalysisRun]:
-    return list(
-        session.scalars(
-            select(AnalysisRun)
-            .where(AnalysisRun.org_id == org_id)
-            .order_by(AnalysisRun.id.desc())
-            .limit(limit)
-        )
     )

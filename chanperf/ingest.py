@@ -9,7 +9,7 @@ inserted, in one transaction.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -380,7 +380,3 @@ def ingest_file(
     finally:
         engine.dispose()
     return len(rows)
-
-
-def column_names(table_name: str) -> Mapping[str, Column[Any]]:
-    return {c.name: c for c in TABLES[table_name].columns}

@@ -8,7 +8,6 @@ applied to ruamel's tree in place so the tree keeps its formatting.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import io
 import os
@@ -160,11 +159,6 @@ def apply_to_text(
     if new_version is not None:
         tree["version"] = new_version
     return dump_text(tree), _plain(tree)
-
-
-def apply_to_document(document: Mapping[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
-    """The plain document after `patch` (no formatting involved)."""
-    return jsonpatch.apply_patch(copy.deepcopy(dict(document)), patch)
 
 
 def unified_diff(old: str, new: str, relpath: str) -> str:

@@ -97,10 +97,6 @@ def load_rule_tests(folder: Path | str) -> list[RuleTest]:
     return tests
 
 
-def _key(draft: InsightDraft, finding_index: int) -> tuple[str, int, str]:
-    return (draft.rule_id, finding_index, str(draft.severity))
-
-
 def run_rule_test(
     test: RuleTest,
     rules: Sequence[Rule],

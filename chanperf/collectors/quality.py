@@ -87,10 +87,3 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
         run_by_day(conn, span, exceptions, [*keys, *EXCEPTION_MEASURES]), EXCEPTION_MEASURES
     )
     return ints(first.merge(second, on=keys, how="outer"), QUALITY_MEASURES)
-
-
-def nps_score(promoters: int, detractors: int, responses: int) -> float | None:
-    """% promoters - % detractors, in points; None without responses."""
-    if responses <= 0:
-        return None
-    return 100.0 * (promoters - detractors) / responses
