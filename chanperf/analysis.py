@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from chanperf.analyzers import AnalysisContext, load_analysis_config, run_detectors
@@ -58,6 +59,30 @@ def load_packs(settings: Settings) -> tuple[PolicySet, tuple[Rule, ...]]:
     return policies, load_rules(settings.rules_dir, policies)
 
 
+def analysis_context(
+    settings: Settings, org_id: int, as_of: date, policies: PolicySet
+) -> AnalysisContext:
+    """The context every detector receives, with the configured analysis windows."""
+    return AnalysisContext(
+        org_id, as_of, policies, load_analysis_config(settings.rules_dir), settings.timezone
+    )
+
+
+@contextmanager
+def source_context(
+    settings: Settings, org_id: int, as_of: date
+) -> Iterator[tuple[Connection, AnalysisContext]]:
+    """A connection to the source tables and the analysis context, for one-off reads
+    outside a run (the churn model report, the accounts at risk)."""
+    ctx = analysis_context(settings, org_id, as_of, load_policies(settings.policies_dir))
+    engine = make_engine(settings.source_url)
+    try:
+        with engine.connect() as conn:
+            yield conn, ctx
+    finally:
+        engine.dispose()
+
+
 def analyze(
     settings: Settings,
     org_id: int = 1,
@@ -73,8 +98,7 @@ def analyze(
     as_of = as_of or default_as_of(settings)
     loaded_policies, rules = load_packs(settings)
     policies = policies or loaded_policies
-    config = load_analysis_config(settings.rules_dir)
-    ctx = AnalysisContext(org_id, as_of, policies, config, settings.timezone)
+    ctx = analysis_context(settings, org_id, as_of, policies)
     if collect_first:
         _collect_missing(settings, ctx)
     # The weekly job stores insights only; proposals come from the monthly run and the CLI.

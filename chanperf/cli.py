@@ -278,26 +278,12 @@ def churn(
     limit: int,
 ) -> None:
     """The churn-risk model (features, held-back AUC) and the accounts most at risk."""
-    from chanperf.analysis import default_as_of, load_packs
-    from chanperf.analyzers import AnalysisContext, load_analysis_config
+    from chanperf.analysis import default_as_of, source_context
     from chanperf.analyzers.churn import accounts_at_risk, churn_model_report
-    from chanperf.database import make_engine
 
-    policies, _rules = load_packs(settings)
-    ctx = AnalysisContext(
-        org_id,
-        as_of or default_as_of(settings),
-        policies,
-        load_analysis_config(settings.rules_dir),
-        settings.timezone,
-    )
-    engine = make_engine(settings.source_url)
-    try:
-        with engine.connect() as conn:
-            report = churn_model_report(conn, ctx)
-            risky = accounts_at_risk(conn, ctx, segment=segment, region=region, limit=limit)
-    finally:
-        engine.dispose()
+    with source_context(settings, org_id, as_of or default_as_of(settings)) as (conn, ctx):
+        report = churn_model_report(conn, ctx)
+        risky = accounts_at_risk(conn, ctx, segment=segment, region=region, limit=limit)
     auc = report["auc_holdout"]
     click.echo(
         f"model trained at {report['train_snapshot']} ({report['n_train']} accounts), "

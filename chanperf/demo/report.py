@@ -98,20 +98,11 @@ def _print_kpis(conn: Any, org_id: int, as_of: date, echo: Echo) -> None:
 
 
 def _print_churn_model(settings: Settings, org_id: int, as_of: date, echo: Echo) -> None:
-    from chanperf.analysis import load_packs
-    from chanperf.analyzers import AnalysisContext, load_analysis_config
+    from chanperf.analysis import source_context
     from chanperf.analyzers.churn import churn_model_report
 
-    policies, _rules = load_packs(settings)
-    ctx = AnalysisContext(
-        org_id, as_of, policies, load_analysis_config(settings.rules_dir), settings.timezone
-    )
-    engine = make_engine(settings.source_url)
-    try:
-        with engine.connect() as conn:
-            report = churn_model_report(conn, ctx)
-    finally:
-        engine.dispose()
+    with source_context(settings, org_id, as_of) as (conn, ctx):
+        report = churn_model_report(conn, ctx)
     auc = report["auc_holdout"]
     echo("")
     echo(
