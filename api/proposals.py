@@ -14,7 +14,7 @@ from api.common import PREFIX, actor, org_id, reading, writing
 from api.schemas import ApproveSchema, ProposalQuerySchema, ProposalSchema, RejectSchema
 from chanperf.api_keys import Role
 from chanperf.enums import ProposalStatus
-from chanperf.insight_queries import get_proposal, list_proposals
+from chanperf.proposals import get_proposal, page_proposals
 
 blp = Blueprint(
     "proposals", __name__, url_prefix=PREFIX, description="Policy proposals and their review"
@@ -39,7 +39,7 @@ class Proposals(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """List proposals, pending review unless a status is asked for, newest first."""
         with reading() as session:
-            page = list_proposals(
+            page = page_proposals(
                 session,
                 org_id(),
                 _statuses(args.get("status")),

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chanperf.enums import InsightStatus, PeriodType, ProposalStatus, Severity
-from chanperf.insight_queries import list_proposals
 from chanperf.metric_queries import plain
 from chanperf.models import PerformanceInsight, PerformanceMetric
 from chanperf.periods import period_first_day
+from chanperf.proposals import page_proposals
 
 PENDING_SHOWN = 5
 TREND_DAYS = 30
@@ -156,7 +156,7 @@ def trend_series(session: Session, org_id: int, as_of: date) -> dict[str, Any]:
 
 
 def pending_proposals(session: Session, org_id: int) -> dict[str, Any]:
-    page = list_proposals(session, org_id, (ProposalStatus.PENDING_REVIEW,), limit=PENDING_SHOWN)
+    page = page_proposals(session, org_id, (ProposalStatus.PENDING_REVIEW,), limit=PENDING_SHOWN)
     return {
         "label": "Propostas pendentes de aprovação",
         "total": page.total,

@@ -1,4 +1,4 @@
-"""Reads behind the insights and proposals endpoints, always scoped to one org.
+"""Reads behind the insights endpoints, always scoped to one org (proposals: chanperf.proposals).
 
 A row of another org is reported exactly like a missing row (NotFoundError), so
 ids cannot be probed across orgs.
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from chanperf.enums import InsightCategory, InsightStatus, InsightType, ProposalStatus, Severity
+from chanperf.enums import InsightCategory, InsightStatus, InsightType, Severity
 from chanperf.errors import NotFoundError, Problem, ValidationError
 from chanperf.models import PerformanceInsight, PolicyProposal
 
@@ -163,47 +163,13 @@ def proposals_of_insight(session: Session, org_id: int, insight_id: int) -> list
     )
 
 
-def list_proposals(
-    session: Session,
-    org_id: int,
-    statuses: Sequence[ProposalStatus] = (ProposalStatus.PENDING_REVIEW,),
-    policy_name: str | None = None,
-    offset: int = 0,
-    limit: int = 10,
-) -> Page:
-    """Newest first; an empty `statuses` means every status."""
-    where: list[ColumnElement[bool]] = [PolicyProposal.org_id == org_id]
-    if statuses:
-        where.append(PolicyProposal.status.in_(list(statuses)))
-    if policy_name:
-        where.append(PolicyProposal.policy_name == policy_name)
-    total = session.scalar(select(func.count()).select_from(PolicyProposal).where(*where))
-    rows = session.scalars(
-        select(PolicyProposal)
-        .where(*where)
-        .order_by(PolicyProposal.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return Page(list(rows), int(total or 0))
-
-
-def get_proposal(session: Session, org_id: int, proposal_id: int) -> PolicyProposal:
-    row = session.get(PolicyProposal, proposal_id)
-    if row is None or row.org_id != org_id:
-        raise NotFoundError(f"proposal {proposal_id} not found")
-    return row
-
-
 __all__ = [
     "DEFAULT_SORT",
     "SORT_COLUMNS",
     "InsightFilter",
     "Page",
     "get_insight",
-    "get_proposal",
     "list_insights",
-    "list_proposals",
     "parse_period",
     "parse_sort",
     "proposals_of_insight",

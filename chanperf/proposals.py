@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from chanperf.errors import ConflictError, NotFoundError, PermissionDenied, Prob
 from chanperf.experiments import ExperimentConfig, load_experiment_config, measure_population
 from chanperf.insight_drafts import InsightDraft
 from chanperf.insight_generator import InsightSync, fingerprint
+from chanperf.insight_queries import Page
 from chanperf.models import PerformanceInsight, PolicyProposal
 from chanperf.models.runs import PolicyVersion
 from chanperf.policies import PolicySet, load_policies, record_versions
@@ -51,19 +52,53 @@ def _actor(actor: str | None, name: str = "actor") -> str:
 # ---- reading -------------------------------------------------------------------------
 
 
+def _where(
+    org_id: int, statuses: Sequence[ProposalStatus], policy_name: str | None
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [PolicyProposal.org_id == org_id]
+    if statuses:
+        where.append(PolicyProposal.status.in_(list(statuses)))
+    if policy_name:
+        where.append(PolicyProposal.policy_name == policy_name)
+    return where
+
+
 def list_proposals(
     session: Session, org_id: int, status: ProposalStatus | str | None = None
 ) -> list[PolicyProposal]:
-    query = select(PolicyProposal).where(PolicyProposal.org_id == org_id)
+    """Every proposal of the org (of one status when given), newest first."""
+    statuses: tuple[ProposalStatus, ...] = ()
     if status is not None:
         try:
-            query = query.where(PolicyProposal.status == ProposalStatus(status))
+            statuses = (ProposalStatus(status),)
         except ValueError:
             allowed = ", ".join(s.value for s in ProposalStatus)
             raise ValidationError(
                 [Problem("status", f"unknown status {status!r} (one of {allowed})", field="status")]
             ) from None
+    query = select(PolicyProposal).where(*_where(org_id, statuses, None))
     return list(session.scalars(query.order_by(PolicyProposal.id.desc())))
+
+
+def page_proposals(
+    session: Session,
+    org_id: int,
+    statuses: Sequence[ProposalStatus] = (ProposalStatus.PENDING_REVIEW,),
+    policy_name: str | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> Page:
+    """One page of proposals, newest first, with the total; an empty `statuses` means all."""
+    where = _where(org_id, statuses, policy_name)
+    total = session.scalar(select(func.count()).select_from(PolicyProposal).where(*where))
+    rows = session.scalars(
+        select(PolicyProposal)
+        .where(*where)
+        .order_by(PolicyProposal.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return Page(list(rows), int(total or 0))
 
 
 def get_proposal(
