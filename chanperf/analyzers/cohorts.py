@@ -40,7 +40,6 @@ from chanperf.models.source import (
     ChannelReactivation,
     ChannelStateTransition,
 )
-from chanperf.stats import compare_proportions, compare_to_target
 
 RELAPSE_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
 DAY_SECONDS = 86400.0
@@ -235,45 +234,6 @@ def _frame(
 def values_of(frame: pd.DataFrame, column: str) -> list[str]:
     """Distinct non-null codes of a column, sorted (names come from the data only)."""
     return sorted(str(v) for v in frame[column].dropna().unique())
-
-
-def compare_groups(x_a: int, n_a: int, x_b: int, n_b: int) -> dict[str, Any]:
-    """Finding fields of a two-proportion comparison: a the reference, b the group at issue.
-
-    effect = rate_b − rate_a with its 95 % Newcombe CI; relative_effect = effect / rate_a.
-    """
-    cmp = compare_proportions(x_b, n_b, x_a, n_a)  # stats' diff is first − second: b − a
-    return {
-        "n": n_a + n_b,
-        "n_a": n_a,
-        "n_b": n_b,
-        "rate_a": cmp.rate_b,
-        "rate_b": cmp.rate_a,
-        "effect": cmp.diff,
-        "relative_effect": None if cmp.rate_b == 0 else cmp.diff / cmp.rate_b,
-        "ci_low": cmp.ci_low,
-        "ci_high": cmp.ci_high,
-        "p_value": cmp.p_value,
-    }
-
-
-def compare_with_policy(x: int, n: int, value: float, alternative: str) -> dict[str, Any]:
-    """Finding fields of a rate against a policy value (exact binomial, one-sided).
-
-    rate_b is the observed rate; effect = rate − value, its CI the Wilson interval
-    of the rate shifted by the value; relative_effect = effect / value.
-    """
-    cmp = compare_to_target(x, n, value, alternative)
-    return {
-        "n": n,
-        "n_b": n,
-        "rate_b": cmp.rate,
-        "effect": cmp.rate - value,
-        "relative_effect": None if value == 0 else (cmp.rate - value) / value,
-        "ci_low": cmp.ci_low - value,
-        "ci_high": cmp.ci_high - value,
-        "p_value": cmp.p_value,
-    }
 
 
 def counts(frame: pd.DataFrame, flag: str) -> tuple[int, int]:

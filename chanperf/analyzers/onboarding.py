@@ -18,14 +18,13 @@ from sqlalchemy import Connection
 
 from chanperf.analyzers.cohorts import (
     activation_window,
-    compare_groups,
-    compare_with_policy,
     counts,
     fetch_onboardings,
     period_fields,
     scalar_extra,
     values_of,
 )
+from chanperf.analyzers.comparisons import rate_vs_value, two_proportions
 from chanperf.analyzers.context import AnalysisContext
 from chanperf.findings import Finding, KitEffectiveness, OnboardingTarget, RegionFailure
 from chanperf.stats import ALPHA, compare_ranks, median_above
@@ -74,7 +73,7 @@ def detect_kit_effectiveness(conn: Connection, ctx: AnalysisContext) -> list[Fin
                 continue
             other = in_region[in_region["kit"] == kit]
             x_b, n_b = counts(other, "activated")
-            fields = compare_groups(x_a, n_a, x_b, n_b)
+            fields = two_proportions(x_b, n_b, x_a, n_a)
             days_b = _days(other)
             days_p = compare_ranks(days_a, days_b).p_value if days_a and days_b else None
             findings.append(
@@ -125,7 +124,7 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
             continue  # a channel of one region has nothing to compare with
         x_a, n_a = counts(rest, "failed")
         x_b, n_b = counts(inside, "failed")
-        fields = compare_groups(x_a, n_a, x_b, n_b)
+        fields = two_proportions(x_b, n_b, x_a, n_a)
         findings.append(
             RegionFailure(
                 **period_fields(ctx),
@@ -183,13 +182,12 @@ def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[
         }
         if target is not None:
             x, n = counts(group, "activated")
-            fields = compare_with_policy(x, n, float(target), "less")
+            fields = rate_vs_value(x, n, float(target), "less")
             findings.append(
                 OnboardingTarget(
                     **base,
                     **fields,
                     parameter="target_activation_rate",
-                    policy_value=float(target),
                     metric="activation_rate",
                     value=fields["rate_b"],
                     target=float(target),

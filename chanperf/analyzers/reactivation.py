@@ -19,8 +19,6 @@ from sqlalchemy import Connection, case, func, select
 
 from chanperf.analyzers.cohorts import (
     DAYS_PER_MONTH,
-    compare_groups,
-    compare_with_policy,
     counts,
     fetch_reactivations,
     lookback_bounds,
@@ -30,6 +28,7 @@ from chanperf.analyzers.cohorts import (
     values_of,
     wins_span,
 )
+from chanperf.analyzers.comparisons import rate_vs_value, two_proportions
 from chanperf.analyzers.context import AnalysisContext
 from chanperf.findings import (
     DiscountComplianceDrift,
@@ -85,7 +84,7 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
     cap = None if cap_value is None else float(cap_value)
     x_a, n_a = counts(low, "relapsed")
     x_b, n_b = counts(high, "relapsed")
-    fields = compare_groups(x_a, n_a, x_b, n_b)
+    fields = two_proportions(x_b, n_b, x_a, n_a)
     extra: dict[str, Any] = {}
     suggested: float | None = edges[0]
     raising = True
@@ -96,7 +95,7 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
         if n == 0:
             raising = False  # no evidence that discounts up to `upper` are safe
             continue
-        cmp = compare_groups(x_a, n_a, x, n)
+        cmp = two_proportions(x, n, x_a, n_a)
         extra[f"reincidence_{label}"] = cmp["rate_b"]
         extra[f"p_value_{label}"] = cmp["p_value"]
         if raising and cmp["rate_b"] > cmp["rate_a"]:
@@ -181,7 +180,7 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
                 "relapsed_a": rel_a,
                 "relapsed_b": rel_b,
             }
-            rel = compare_groups(rel_a, mat_a, rel_b, mat_b) if mat_a and mat_b else None
+            rel = two_proportions(rel_b, mat_b, rel_a, mat_a) if mat_a and mat_b else None
             if rel is not None:
                 extra.update(
                     reincidence_p_value=rel["p_value"],
@@ -191,7 +190,7 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
             findings.append(
                 StrategyEffectiveness(
                     **period_fields(ctx),
-                    **compare_groups(won_a, n_a, won_b, n_b),
+                    **two_proportions(won_b, n_b, won_a, n_a),
                     filters={"segment": segment},
                     segment=segment,
                     current_strategy=current,
@@ -221,13 +220,12 @@ def detect_reincidence_patterns(conn: Connection, ctx: AnalysisContext) -> list[
             findings.append(
                 ReincidenceAboveMax(
                     **period_fields(ctx),
-                    **compare_with_policy(x, n, limit, "greater"),
+                    **rate_vs_value(x, n, limit, "greater"),
                     filters={dimension: value},
                     region=value if dimension == "region" else None,
                     segment=value if dimension == "segment" else None,
                     policy=POLICY,
                     parameter="max_reincidence_rate",
-                    policy_value=limit,
                     dimension=dimension,
                     group=value,
                     max_rate=limit,
@@ -275,10 +273,9 @@ def detect_compliance_drift(conn: Connection, ctx: AnalysisContext) -> list[Find
     return [
         DiscountComplianceDrift(
             **period_fields(ctx),
-            **compare_with_policy(x, n, tolerance, "greater"),
+            **rate_vs_value(x, n, tolerance, "greater"),
             policy=POLICY,
             parameter="discount_tolerance_rate",
-            policy_value=tolerance,
             over_cap_count=x,
             tolerance=tolerance,
             max_discount_pct=cap,
