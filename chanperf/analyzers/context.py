@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from chanperf.errors import ValidationError
+from chanperf.periods import local_midnight_utc
 from chanperf.policies import PolicySet
 from chanperf.yaml_source import read_yaml, schema_problems
 
@@ -64,8 +65,7 @@ class AnalysisContext:
 
     def utc(self, local_day: date) -> datetime:
         """Naive UTC instant at which `local_day` starts in the org's time zone."""
-        start = datetime.combine(local_day, time.min, tzinfo=self.tz)
-        return start.astimezone(UTC).replace(tzinfo=None)
+        return local_midnight_utc(local_day, self.tz)
 
     @property
     def end_utc(self) -> datetime:
