@@ -38,6 +38,8 @@ class Settings:
     api_keys_file: Path | None = None
     api_keys: str | None = None
     log_level: str = "INFO"
+    # Connections a backfill reads the source with at once (MariaDB/MySQL; 1 = serial).
+    collect_readers: int = 2
     # True when CHANPERF_DATABASE_URL (or --database-url) chose the database: the demo
     # then refuses to overwrite data unless asked, instead of using its own file.
     database_url_chosen: bool = False
@@ -90,6 +92,10 @@ class Settings:
         if (v := get("API_KEYS_FILE")) is not None:
             kwargs["api_keys_file"] = Path(v)
         kwargs["api_keys"] = get("API_KEYS")
+        if (v := get("COLLECT_READERS")) is not None:
+            if not v.isdigit() or not 1 <= int(v) <= 32:
+                raise ConfigError(f"CHANPERF_COLLECT_READERS: not a number from 1 to 32: {v!r}")
+            kwargs["collect_readers"] = int(v)
         if (v := get("LOG_LEVEL")) is not None:
             kwargs["log_level"] = v.upper()
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -605,3 +605,61 @@ def test_finish_frame_matches_finish_row_by_row() -> None:
             assert type(got[k]) is type(v) or isinstance(v, int)
             if isinstance(v, Decimal):
                 assert got[k].as_tuple().exponent == v.as_tuple().exponent
+
+
+def test_revenue_cuts_are_named_back_in_the_database_collation(engine: Engine) -> None:
+    """Revenue groups by a number per (region, segment) and names it afterwards.
+
+    Region names whose binary and case-insensitive orders differ ("A" < "C" < "b"
+    in bytes, "A" < "b" < "C" in MariaDB's collation) would swap cuts if the numbers
+    and the names were sorted differently. Hand values: A/S1 10.00, b/S1 20.00 +
+    5.00, C/S2 40.00, and account 99 (no account row) 1.00 in no cut.
+    """
+    day = T(2026, 2, 27, 12)
+    with engine.begin() as conn:
+        conn.execute(insert(ChannelAccount), [
+            _acc(1, "b", "S1", T(2025, 1, 1), "ACTIVE"), _acc(2, "C", "S2", T(2025, 1, 1), "ACTIVE"),
+            _acc(3, "A", "S1", T(2026, 2, 20), "ACTIVE"), _acc(4, "b", "S1", T(2025, 1, 1), "ACTIVE"),
+        ])  # fmt: skip
+        conn.execute(insert(ChannelOrder), [
+            _ord(1, day, "20.00", "1"), _ord(2, day, "40.00", "1"), _ord(3, day, "10.00", "1"),
+            _ord(4, day, "5.00", "1"), _ord(99, day, "1.00", "1"),
+        ])  # fmt: skip
+    from chanperf.collectors.common import Span
+    from chanperf.collectors.revenue import collect_revenue_metrics
+    from chanperf.periods import uniform_runs
+
+    runs = tuple(uniform_runs(date(2026, 2, 27), date(2026, 2, 27), Settings().tz))
+    with engine.connect() as conn:
+        frame = collect_revenue_metrics(conn, Span(1, runs, AS_OF), WINDOWS)
+    got = {
+        (r["region"] if isinstance(r["region"], str) else None, r["segment"] if isinstance(r["segment"], str) else None): (r["orders_count"], r["revenue_total"], r["revenue_new_accounts"])
+        for r in frame.to_dict("records")
+    }  # fmt: skip
+    assert got == {
+        ("A", "S1"): (1, 1000, 1000),  # account 3 created 7 days before: new
+        ("b", "S1"): (2, 2500, 0),
+        ("C", "S2"): (1, 4000, 0),
+        (None, None): (1, 100, 0),
+    }
+
+
+def test_parallel_readers_store_what_one_reader_stores(engine: Engine) -> None:
+    """On MariaDB the families are read on two connections at once; on SQLite in order."""
+    from chanperf.collect import read_families
+
+    synthetic_channel(engine, seed=7, accounts=40)
+    with engine.connect() as conn:
+        seen = read_families(conn, 2, {"a": lambda c: pd.DataFrame({"c": [id(c)]})})
+        apart = seen["a"]["c"].iloc[0] != id(conn)
+        assert apart == (engine.dialect.name != "sqlite")
+    stored = []
+    for readers in (1, 2):
+        with engine.begin() as conn:
+            conn.execute(PerformanceMetric.__table__.delete())
+            conn.execute(SegmentMetric.__table__.delete())
+        settings = _settings(engine).with_(collect_readers=readers)
+        collect(settings, 1, as_of=AS_OF, windows=WINDOWS, backfill=True)
+        stored.append((_stored(engine), _stored(engine, Dimension.REGION)))
+    assert stored[0] == stored[1]
+    assert len(stored[0][0]) > 100

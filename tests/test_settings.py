@@ -15,6 +15,7 @@ def test_defaults_when_nothing_is_set(tmp_path, monkeypatch):
     assert s.timezone == "America/Sao_Paulo"
     assert s.port == 8024
     assert s.policies_dir.name == "policies"
+    assert s.collect_readers == 2
 
 
 def test_variables_override_defaults():
@@ -27,6 +28,7 @@ def test_variables_override_defaults():
             "CHANPERF_RULES_DIR": "/r",
             "CHANPERF_TIMEZONE": "UTC",
             "CHANPERF_PORT": "9000",
+            "CHANPERF_COLLECT_READERS": "3",
         },
         dotenv=False,
     )
@@ -34,6 +36,7 @@ def test_variables_override_defaults():
     assert s.redis_url == "redis://h:6379/2"
     assert s.policies_dir == Path("/p") and s.rules_dir == Path("/r")
     assert (s.timezone, s.port) == ("UTC", 9000)
+    assert s.collect_readers == 3
 
 
 def test_dotenv_fills_unset_variables(tmp_path, monkeypatch):
@@ -46,7 +49,13 @@ def test_dotenv_fills_unset_variables(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("CHANPERF_TIMEZONE", "Mars/Olympus"), ("CHANPERF_PORT", "http")]
+    ("name", "value"),
+    [
+        ("CHANPERF_TIMEZONE", "Mars/Olympus"),
+        ("CHANPERF_PORT", "http"),
+        ("CHANPERF_COLLECT_READERS", "0"),
+        ("CHANPERF_COLLECT_READERS", "two"),
+    ],
 )
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):

@@ -3,8 +3,8 @@
 - orders_count, revenue_total, cost_total (cents), discount_pct_sum (hundredths of
   a point, so avg_discount_pct = discount_pct_sum / orders_count re-aggregates).
 - revenue_new_accounts: lines placed in [created_at, created_at + 90 days) of their
-  account. The account comes from the join that also gives region/segment (a
-  primary-key lookup per line), so this costs no extra scan.
+  account. The account comes from the join that also gives its region/segment cut
+  (`account_cuts`), so this costs no extra scan.
 - revenue_reactivated: lines placed in [resolved_at, resolved_at + 90 days) of some
   WON reactivation of the account (resolved before the as-of), a line once however
   many wins cover it. Read from the wins' side (few rows), not probed per line.
@@ -22,6 +22,8 @@ from chanperf.collectors.common import (
     Dialect,
     MetricWindows,
     Span,
+    account_cuts,
+    cut_names,
     ints,
     on_time_index,
     run_by_day,
@@ -51,8 +53,9 @@ _HUNDREDTHS = {
 def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
     """One row per (day, region, segment) with REVENUE_MEASURES (int64; money in cents).
 
-    Two queries per run: the order lines of the run joined to their account
-    (totals and revenue from new accounts), and the reactivated revenue driven
+    Two queries per run: the order lines of the run joined to their account's
+    numbered cut (totals and revenue from new accounts, grouped by day and cut, the
+    cut named afterwards), and the reactivated revenue driven
     from the small side: the WON reactivations whose 90 days reach into the run,
     each joined to its account's lines on the (org_id, account_id) index, a line
     kept once (DISTINCT id) however many wins cover it. A line's region/segment
@@ -63,27 +66,26 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
     r = ChannelReactivation.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    account = and_(a.c.account_id == o.c.account_id, a.c.org_id == o.c.org_id)
+    m = account_cuts(span.org_id)
 
     def build(bucket: Any, run: DayRun) -> Any:
         from_new = and_(
-            a.c.created_at <= o.c.ordered_at, o.c.ordered_at < sql.add_days(a.c.created_at, days)
+            m.c.created_at <= o.c.ordered_at, o.c.ordered_at < sql.add_days(m.c.created_at, days)
         )
         day = bucket(o.c.ordered_at).label("day")
         query = (
             select(
                 day,
-                a.c.region,
-                a.c.segment,
+                m.c.cut,
                 func.count().label("orders_count"),
                 func.sum(o.c.revenue).label("revenue_total"),
                 func.sum(o.c.cost).label("cost_total"),
                 func.sum(o.c.discount_pct).label("discount_pct_sum"),
                 func.sum(case((from_new, o.c.revenue), else_=0)).label("revenue_new_accounts"),
             )
-            .select_from(o.outerjoin(a, account))
+            .select_from(o.outerjoin(m, m.c.account_id == o.c.account_id))
             .where(o.c.org_id == span.org_id, o.c.ordered_at >= run.start, o.c.ordered_at < run.end)
-            .group_by(day, a.c.region, a.c.segment)
+            .group_by(day, m.c.cut)
         )
         return on_time_index(query, o, o.c.ordered_at)
 
@@ -126,9 +128,9 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
 
     keys = list(REVENUE_KEYS)
     main_measures = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
-    totals = ints(
-        run_by_day(conn, span, build, [*keys, *main_measures]), main_measures, _HUNDREDTHS
-    )
+    by_cut = run_by_day(conn, span, build, ["day", "cut", *main_measures])
+    named = by_cut.merge(cut_names(conn, span.org_id), on="cut", how="left")
+    totals = ints(named[[*keys, *main_measures]], main_measures, _HUNDREDTHS)
     won = ints(
         run_by_day(conn, span, reactivated, [*keys, "revenue_reactivated"]),
         ["revenue_reactivated"],
