@@ -226,6 +226,25 @@ def scans(engine: Engine) -> float:
     return total
 
 
+def buffer_pool_mb(admin: Engine) -> int:
+    with admin.connect() as conn:
+        return int(conn.execute(text("SELECT @@innodb_buffer_pool_size")).scalar_one()) >> 20
+
+
+def resize_buffer_pool(admin: Engine, mb: int) -> None:
+    """SET GLOBAL innodb_buffer_pool_size, then wait for the online resize to finish."""
+    with admin.connect() as conn:
+        conn.execute(text(f"SET GLOBAL innodb_buffer_pool_size = {int(mb) << 20}"))
+        for _ in range(600):
+            status = conn.execute(
+                text("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'")
+            ).first()
+            if status is None or not status[1] or "ompleted" in status[1]:
+                break
+            time.sleep(0.1)
+    print(f"buffer pool now {buffer_pool_mb(admin)} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -242,9 +261,17 @@ def main() -> None:
     parser.add_argument(
         "--load-only", action="store_true", help="Generate and load, then stop (with --keep)."
     )
+    parser.add_argument(
+        "--buffer-pool-mb",
+        type=int,
+        help="Resize InnoDB's buffer pool for the run (SET GLOBAL, restored afterwards).",
+    )
     args = parser.parse_args()
     name = args.reuse or f"chanperf_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.server)
+    pool_before = buffer_pool_mb(admin)
+    if args.buffer_pool_mb:
+        resize_buffer_pool(admin, args.buffer_pool_mb)
     if not args.reuse:
         with admin.begin() as conn:
             conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
@@ -289,7 +316,8 @@ def main() -> None:
         d_long, d_short = daily(1), daily(2)
         f_long, f_short = default(1), default(2)
         print(
-            f"accounts={args.accounts} history={args.years}y  (MariaDB, {datetime.now(UTC):%Y-%m-%d})"
+            f"accounts={args.accounts} history={args.years}y  (MariaDB, buffer pool "
+            f"{buffer_pool_mb(admin)} MB, {datetime.now(UTC):%Y-%m-%d})"
         )
         print(f"  scan of every source table        {t_scan:8.2f} s")
         print(
@@ -306,6 +334,8 @@ def main() -> None:
         )
     finally:
         engine.dispose()
+        if args.buffer_pool_mb and args.buffer_pool_mb != pool_before:
+            resize_buffer_pool(admin, pool_before)
         if not args.keep and not args.reuse:
             with admin.begin() as conn:
                 conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))

@@ -607,10 +607,14 @@ def test_finish_frame_matches_finish_row_by_row() -> None:
                 assert got[k].as_tuple().exponent == v.as_tuple().exponent
 
 
-def test_revenue_cuts_are_named_back_in_the_database_collation(engine: Engine) -> None:
-    """Revenue groups by a number per (region, segment) and names it afterwards.
+@pytest.mark.parametrize("numbered", [False, True], ids=["lookup", "numbered"])
+def test_revenue_cuts_are_named_back_in_the_database_collation(
+    engine: Engine, numbered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revenue by (region, segment), through a lookup per line or through numbered cuts.
 
-    Region names whose binary and case-insensitive orders differ ("A" < "C" < "b"
+    A long span groups by a number per (region, segment) and names it afterwards
+    (forced here for a one-day span with CUT_MIN_DAYS = 0). Region names whose binary and case-insensitive orders differ ("A" < "C" < "b"
     in bytes, "A" < "b" < "C" in MariaDB's collation) would swap cuts if the numbers
     and the names were sorted differently. Hand values: A/S1 10.00, b/S1 20.00 +
     5.00, C/S2 40.00, and account 99 (no account row) 1.00 in no cut.
@@ -625,13 +629,15 @@ def test_revenue_cuts_are_named_back_in_the_database_collation(engine: Engine) -
             _ord(1, day, "20.00", "1"), _ord(2, day, "40.00", "1"), _ord(3, day, "10.00", "1"),
             _ord(4, day, "5.00", "1"), _ord(99, day, "1.00", "1"),
         ])  # fmt: skip
+    from chanperf.collectors import revenue
     from chanperf.collectors.common import Span
-    from chanperf.collectors.revenue import collect_revenue_metrics
     from chanperf.periods import uniform_runs
+
+    monkeypatch.setattr(revenue, "CUT_MIN_DAYS", 0 if numbered else 10_000)
 
     runs = tuple(uniform_runs(date(2026, 2, 27), date(2026, 2, 27), Settings().tz))
     with engine.connect() as conn:
-        frame = collect_revenue_metrics(conn, Span(1, runs, AS_OF), WINDOWS)
+        frame = revenue.collect_revenue_metrics(conn, Span(1, runs, AS_OF), WINDOWS)
     got = {
         (r["region"] if isinstance(r["region"], str) else None, r["segment"] if isinstance(r["segment"], str) else None): (r["orders_count"], r["revenue_total"], r["revenue_new_accounts"])
         for r in frame.to_dict("records")

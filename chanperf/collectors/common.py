@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -49,6 +49,8 @@ class Span:
     org_id: int
     runs: tuple[DayRun, ...]
     as_of: datetime  # naive UTC: nothing at or after it is seen
+    # Figures asked once per span (see `_id_stats`): the span's reads see the same rows.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def start(self) -> datetime:
@@ -93,7 +95,9 @@ _live: ContextVar[dict[tuple[str, tuple[str, ...]], str] | None] = ContextVar(
     "live_indexes", default=None
 )
 # The connection and run `run_by_day` is building a query for (for `on_time_index`).
-_current: ContextVar[tuple[Connection, DayRun] | None] = ContextVar("current_run", default=None)
+_current: ContextVar[tuple[Connection, DayRun, dict[Any, Any]] | None] = ContextVar(
+    "current_run", default=None
+)
 _org: ContextVar[int] = ContextVar("current_org", default=0)
 
 # A long run whose rows' ids span at most PK_RANGE_SLACK times their count is read as
@@ -119,7 +123,17 @@ def live_time_indexes(conn: Connection) -> dict[tuple[str, tuple[str, ...]], str
     return _LIVE_INDEXES[key]
 
 
-def on_time_index(query: Select[Any], table: Any, time_col: ColumnElement[Any]) -> Select[Any]:
+def _time_index(table: Any, time_col: ColumnElement[Any]) -> str | None:
+    return (_live.get() or {}).get((str(table.name), ("org_id", str(time_col.key))))
+
+
+def _hinted(query: Select[Any], table: Any, hint: str) -> Select[Any]:
+    return query.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
+
+
+def on_time_index(
+    query: Select[Any], table: Any, time_col: ColumnElement[Any], run_range: bool = True
+) -> Select[Any]:
     """`query` told to read `table` through its (org_id, time) index on MariaDB/MySQL.
 
     With `org_id = :org AND time >= :a AND time < :b`, MariaDB 10.11 often prefers
@@ -128,17 +142,52 @@ def on_time_index(query: Select[Any], table: Any, time_col: ColumnElement[Any]) 
     history, instead of the range of the run. FORCE INDEX makes it a range scan.
     The index is the one spec/source-data.md guarantees, under whatever name the
     live database gives it (`run_by_day` reflects it); without one, no hint.
-    SQLite ignores the hint.
+    SQLite ignores the hint. `run_range` says the query filters `time_col` to the
+    current run exactly, which allows reading a long run by primary key instead.
     """
-    name = (_live.get() or {}).get((str(table.name), ("org_id", str(time_col.key))))
+    name = _time_index(table, time_col)
     if name is None:
         return query
-    hint = f"FORCE INDEX (`{name}`)"
-    ids = _pk_range(table, time_col, name)
-    if ids is not None:
-        hint = "FORCE INDEX (PRIMARY)"
-        query = query.where(table.c.id.between(*ids))
-    return query.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
+    ids = _pk_range(table, time_col, name) if run_range else None
+    if ids is None:
+        return _hinted(query, table, f"FORCE INDEX (`{name}`)")
+    return _hinted(query.where(table.c.id.between(*ids)), table, "FORCE INDEX (PRIMARY)")
+
+
+def run_id_bounds(table: Any, time_col: ColumnElement[Any]) -> tuple[int, int] | None:
+    """MIN(id), MAX(id) of the org's rows of `table` in the current run (None: none, or SQLite).
+
+    Every row of the run has its id in these bounds, so `id BETWEEN lo AND hi` is a
+    filter that never drops one; a query reaching the table through another index
+    whose entries carry the id (InnoDB's secondary indexes end with the primary key)
+    tests it in the index and fetches only the run's rows, not the whole history.
+    """
+    name = _time_index(table, time_col)
+    if name is None:
+        return None
+    stats = _id_stats(table, time_col, name)
+    return None if stats is None else (stats[0], stats[1])
+
+
+def _id_stats(table: Any, time_col: ColumnElement[Any], index: str) -> tuple[int, int, int] | None:
+    """MIN(id), MAX(id), COUNT(*) of the current run's rows, from the covering time index.
+
+    Asked once per (table, run) of a span: the main revenue query and the reactivated
+    revenue both need the orders' figures (both read on the same connection).
+    """
+    current = _current.get()
+    if current is None or "id" not in table.c:
+        return None
+    conn, run, cache = current
+    key = ("id_stats", str(table.name), str(time_col.key), run.start, run.end)
+    if key not in cache:
+        probe = select(func.min(table.c.id), func.max(table.c.id), func.count()).where(
+            table.c.org_id == _org.get(), time_col >= run.start, time_col < run.end
+        )
+        row = conn.execute(_hinted(probe, table, f"FORCE INDEX (`{index}`)")).one()
+        cache[key] = None if row[0] is None else (int(row[0]), int(row[1]), int(row[2]))
+    stats: tuple[int, int, int] | None = cache[key]
+    return stats
 
 
 def _pk_range(table: Any, time_col: ColumnElement[Any], index: str) -> tuple[int, int] | None:
@@ -147,24 +196,14 @@ def _pk_range(table: Any, time_col: ColumnElement[Any], index: str) -> tuple[int
     When ids follow time (as the source services assign them), a long run's rows are
     contiguous in the clustered index: reading `id BETWEEN lo AND hi` sequentially (the
     time filter still applies) costs a fraction of a primary-key lookup per index entry.
-    MIN/MAX/COUNT come from the covering (org_id, time) index. Used only when the run
-    has at least PK_RANGE_MIN_ROWS rows and the id range is at most PK_RANGE_SLACK times
-    their count, so a channel whose ids do not follow time keeps the time index.
+    Used only when the run has at least PK_RANGE_MIN_ROWS rows and the id range is at
+    most PK_RANGE_SLACK times their count, so a channel whose ids do not follow time
+    keeps the time index.
     """
-    current = _current.get()
-    if current is None or "id" not in table.c:
+    stats = _id_stats(table, time_col, index)
+    if stats is None:
         return None
-    conn, run = current
-    org = table.c.org_id
-    probe = select(func.min(table.c.id), func.max(table.c.id), func.count()).where(
-        org == _org.get(), time_col >= run.start, time_col < run.end
-    )
-    hint = f"FORCE INDEX (`{index}`)"
-    probe = probe.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
-    row = conn.execute(probe).one()
-    if row[0] is None:
-        return None
-    lo, hi, n = int(row[0]), int(row[1]), int(row[2])
+    lo, hi, n = stats
     if n < PK_RANGE_MIN_ROWS or (hi - lo + 1) > PK_RANGE_SLACK * n:
         return None
     return lo, hi
@@ -251,7 +290,7 @@ def run_by_day(
         run = raw.clipped(span.as_of)
         if run is None:
             continue
-        token = _current.set((conn, run))
+        token = _current.set((conn, run, span.memo))
         try:
             query = build(_bucket(dialect, run), run).order_by(literal_column("NULL"))
         finally:

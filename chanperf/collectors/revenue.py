@@ -27,6 +27,7 @@ from chanperf.collectors.common import (
     ints,
     on_time_index,
     run_by_day,
+    run_id_bounds,
 )
 from chanperf.enums import ReactivationStatus
 from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelReactivation
@@ -41,6 +42,9 @@ REVENUE_MEASURES = (
     "revenue_reactivated",
 )
 REVENUE_KEYS = ("day", "region", "segment")
+# A span at least this long groups its lines by numbered cut (see collect_revenue_metrics):
+# a backfill, not a dated collect (batches of three months).
+CUT_MIN_DAYS = 120
 _HUNDREDTHS = {
     "revenue_total": 100,
     "cost_total": 100,
@@ -53,20 +57,33 @@ _HUNDREDTHS = {
 def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
     """One row per (day, region, segment) with REVENUE_MEASURES (int64; money in cents).
 
-    Two queries per run: the order lines of the run joined to their account's
-    numbered cut (totals and revenue from new accounts, grouped by day and cut, the
-    cut named afterwards), and the reactivated revenue driven
+    Two queries per run: the order lines of the run joined to their account
+    (totals and revenue from new accounts), and the reactivated revenue driven
     from the small side: the WON reactivations whose 90 days reach into the run,
-    each joined to its account's lines on the (org_id, account_id) index, a line
-    kept once (DISTINCT id) however many wins cover it. A line's region/segment
+    each joined to its account's lines of the run on the (org_id, account_id) index
+    (`run_id_bounds`), a line kept once (DISTINCT id) however many wins cover it. A line's region/segment
     comes from the same account row in both, so the two frames share their keys.
+
+    A span of CUT_MIN_DAYS or more (a backfill) joins the lines to `account_cuts`
+    instead, grouping by (day, cut) and naming the cuts afterwards: it reads every
+    account of the org once per query, which pays when the lines outnumber the
+    accounts, and would make a short collect's cost grow with the accounts kept.
     """
     o = ChannelOrder.__table__
     a = ChannelAccount.__table__
     r = ChannelReactivation.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    m = account_cuts(span.org_id)
+    by_cut = span.end - span.start >= timedelta(days=CUT_MIN_DAYS)
+    m: Any
+    if by_cut:
+        m = account_cuts(span.org_id)
+        joined = o.outerjoin(m, m.c.account_id == o.c.account_id)
+        cut_keys = [m.c.cut]
+    else:
+        m = a.alias("account")
+        joined = o.outerjoin(m, and_(m.c.account_id == o.c.account_id, m.c.org_id == o.c.org_id))
+        cut_keys = [m.c.region, m.c.segment]
 
     def build(bucket: Any, run: DayRun) -> Any:
         from_new = and_(
@@ -76,21 +93,21 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
         query = (
             select(
                 day,
-                m.c.cut,
+                *cut_keys,
                 func.count().label("orders_count"),
                 func.sum(o.c.revenue).label("revenue_total"),
                 func.sum(o.c.cost).label("cost_total"),
                 func.sum(o.c.discount_pct).label("discount_pct_sum"),
                 func.sum(case((from_new, o.c.revenue), else_=0)).label("revenue_new_accounts"),
             )
-            .select_from(o.outerjoin(m, m.c.account_id == o.c.account_id))
+            .select_from(joined)
             .where(o.c.org_id == span.org_id, o.c.ordered_at >= run.start, o.c.ordered_at < run.end)
-            .group_by(day, m.c.cut)
+            .group_by(day, *cut_keys)
         )
         return on_time_index(query, o, o.c.ordered_at)
 
     def reactivated(bucket: Any, run: DayRun) -> Any:
-        lines = (
+        won = (
             select(o.c.id, o.c.org_id, o.c.account_id, o.c.ordered_at, o.c.revenue)
             .distinct()
             .select_from(
@@ -113,8 +130,14 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
                 o.c.ordered_at >= run.start,
                 o.c.ordered_at < run.end,
             )
-            .subquery("won_lines")
         )
+        # A win's account's lines come through the (org_id, account_id) index; the run's
+        # id bounds (tested in that index) keep the lines outside the run unread.
+        ids = run_id_bounds(o, o.c.ordered_at)
+        if ids is not None:
+            won = won.where(o.c.id.between(*ids))
+        won = on_time_index(won, r, r.c.resolved_at, run_range=False)
+        lines = won.subquery("won_lines")
         day = bucket(lines.c.ordered_at).label("day")
         return (
             select(day, a.c.region, a.c.segment, func.sum(lines.c.revenue))
@@ -128,9 +151,12 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
 
     keys = list(REVENUE_KEYS)
     main_measures = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
-    by_cut = run_by_day(conn, span, build, ["day", "cut", *main_measures])
-    named = by_cut.merge(cut_names(conn, span.org_id), on="cut", how="left")
-    totals = ints(named[[*keys, *main_measures]], main_measures, _HUNDREDTHS)
+    if by_cut:
+        lines = run_by_day(conn, span, build, ["day", "cut", *main_measures])
+        lines = lines.merge(cut_names(conn, span.org_id), on="cut", how="left")
+    else:
+        lines = run_by_day(conn, span, build, [*keys, *main_measures])
+    totals = ints(lines[[*keys, *main_measures]], main_measures, _HUNDREDTHS)
     won = ints(
         run_by_day(conn, span, reactivated, [*keys, "revenue_reactivated"]),
         ["revenue_reactivated"],
