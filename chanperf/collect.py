@@ -30,7 +30,12 @@ from chanperf.collectors.common import MetricWindows, Span
 from chanperf.collectors.onboarding import ONBOARDING_MEASURES, collect_onboarding_metrics
 from chanperf.collectors.quality import QUALITY_MEASURES, collect_quality_metrics
 from chanperf.collectors.reactivation import REACTIVATION_MEASURES, collect_reactivation_metrics
-from chanperf.collectors.revenue import REVENUE_MEASURES, collect_revenue_metrics
+from chanperf.collectors.revenue import (
+    REVENUE_MEASURES,
+    collect_line_revenue,
+    collect_reactivated_revenue,
+    join_revenue,
+)
 from chanperf.collectors.rollup import daily_additive, daily_states, finish_frame, period_rows
 from chanperf.collectors.state import (
     collect_state_distribution,
@@ -226,18 +231,19 @@ def collect_batch(
         source,
         readers,
         {
-            # The longest read first, so the others share the remaining readers.
-            "revenue": lambda c: collect_revenue_metrics(c, span, windows),
-            "onboarding": lambda c: collect_onboarding_metrics(c, span, windows),
-            "reactivation": lambda c: collect_reactivation_metrics(c, span, windows),
-            "quality": lambda c: collect_quality_metrics(c, span),
+            # Longest first (on a 3-year channel), so the rest share the other readers.
+            "lines": lambda c: collect_line_revenue(c, span, windows),
             "transitions": lambda c: collect_state_transitions(c, span),
+            "onboarding": lambda c: collect_onboarding_metrics(c, span, windows),
+            "quality": lambda c: collect_quality_metrics(c, span),
+            "reactivation": lambda c: collect_reactivation_metrics(c, span, windows),
+            "reactivated": lambda c: collect_reactivated_revenue(c, span, windows),
         },
     )
     families = [
         (read["onboarding"], ONBOARDING_MEASURES, Dimension.KIT),
         (read["reactivation"], REACTIVATION_MEASURES, Dimension.STRATEGY),
-        (read["revenue"], REVENUE_MEASURES, None),
+        (join_revenue(read["lines"], read["reactivated"]), REVENUE_MEASURES, None),
         (read["quality"], QUALITY_MEASURES, None),
     ]
     additive = daily_additive(families)

@@ -3,8 +3,8 @@
 - orders_count, revenue_total, cost_total (cents), discount_pct_sum (hundredths of
   a point, so avg_discount_pct = discount_pct_sum / orders_count re-aggregates).
 - revenue_new_accounts: lines placed in [created_at, created_at + 90 days) of their
-  account. The account comes from the join that also gives its region/segment cut
-  (`account_cuts`), so this costs no extra scan.
+  account. The account comes from the join that also gives its region and segment
+  (a lookup per line, or `account_cuts` for a long span), so this costs no extra scan.
 - revenue_reactivated: lines placed in [resolved_at, resolved_at + 90 days) of some
   WON reactivation of the account (resolved before the as-of), a line once however
   many wins cover it. Read from the wins' side (few rows), not probed per line.
@@ -45,6 +45,7 @@ REVENUE_KEYS = ("day", "region", "segment")
 # A span at least this long groups its lines by numbered cut (see collect_revenue_metrics):
 # a backfill, not a dated collect (batches of three months).
 CUT_MIN_DAYS = 120
+_LINE_MEASURES = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
 _HUNDREDTHS = {
     "revenue_total": 100,
     "cost_total": 100,
@@ -57,31 +58,40 @@ _HUNDREDTHS = {
 def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
     """One row per (day, region, segment) with REVENUE_MEASURES (int64; money in cents).
 
-    Two queries per run: the order lines of the run joined to their account
-    (totals and revenue from new accounts), and the reactivated revenue driven
-    from the small side: the WON reactivations whose 90 days reach into the run,
-    each joined to its account's lines of the run on the (org_id, account_id) index
-    (`run_id_bounds`), a line kept once (DISTINCT id) however many wins cover it. A line's region/segment
-    comes from the same account row in both, so the two frames share their keys.
+    The order lines' measures (`collect_line_revenue`) joined with the reactivated
+    revenue (`collect_reactivated_revenue`); `chanperf.collect` reads the two on
+    separate connections and joins them with `join_revenue`.
+    """
+    return join_revenue(
+        collect_line_revenue(conn, span, windows), collect_reactivated_revenue(conn, span, windows)
+    )
 
-    A span of CUT_MIN_DAYS or more (a backfill) joins the lines to `account_cuts`
-    instead, grouping by (day, cut) and naming the cuts afterwards: it reads every
-    account of the org once per query, which pays when the lines outnumber the
-    accounts, and would make a short collect's cost grow with the accounts kept.
+
+def _long(span: Span) -> bool:
+    return span.end - span.start >= timedelta(days=CUT_MIN_DAYS)
+
+
+def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
+    """The order lines of each run joined to their account: every measure but the reactivated.
+
+    Columns: REVENUE_KEYS and REVENUE_MEASURES without revenue_reactivated. A span of
+    CUT_MIN_DAYS or more (a backfill) joins the lines to `account_cuts` instead of
+    looking each line's account up, grouping by (day, cut) and naming the cuts
+    afterwards: it reads every account of the org once per query, which pays when
+    the lines outnumber the accounts, and would make a short collect's cost grow
+    with the accounts kept.
     """
     o = ChannelOrder.__table__
-    a = ChannelAccount.__table__
-    r = ChannelReactivation.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    by_cut = span.end - span.start >= timedelta(days=CUT_MIN_DAYS)
+    by_cut = _long(span)
     m: Any
     if by_cut:
         m = account_cuts(span.org_id)
         joined = o.outerjoin(m, m.c.account_id == o.c.account_id)
         cut_keys = [m.c.cut]
     else:
-        m = a.alias("account")
+        m = ChannelAccount.__table__.alias("account")
         joined = o.outerjoin(m, and_(m.c.account_id == o.c.account_id, m.c.org_id == o.c.org_id))
         cut_keys = [m.c.region, m.c.segment]
 
@@ -105,6 +115,34 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
             .group_by(day, *cut_keys)
         )
         return on_time_index(query, o, o.c.ordered_at)
+
+    keys = list(REVENUE_KEYS)
+    if by_cut:
+        lines = run_by_day(conn, span, build, ["day", "cut", *_LINE_MEASURES])
+        lines = lines.merge(cut_names(conn, span.org_id), on="cut", how="left")
+    else:
+        lines = run_by_day(conn, span, build, [*keys, *_LINE_MEASURES])
+    return ints(lines[[*keys, *_LINE_MEASURES]], _LINE_MEASURES, _HUNDREDTHS)
+
+
+def collect_reactivated_revenue(
+    conn: Connection, span: Span, windows: MetricWindows
+) -> pd.DataFrame:
+    """revenue_reactivated per (day, region, segment), driven from the small side.
+
+    The WON reactivations whose 90 days reach into the run, each joined to its
+    account's lines of the run on the (org_id, account_id) index, a line kept once
+    (DISTINCT id) however many wins cover it. For a short span the lines are also
+    bounded by the run's ids (`run_id_bounds`), tested in that index, so a win's
+    account's older lines are not fetched; a long span's bounds would be the whole
+    history, and asking them would cost a pass over the orders' time index.
+    """
+    o = ChannelOrder.__table__
+    a = ChannelAccount.__table__
+    r = ChannelReactivation.__table__
+    sql = Dialect(conn.dialect.name)
+    days = windows.revenue_attribution_days
+    bounded = not _long(span)
 
     def reactivated(bucket: Any, run: DayRun) -> Any:
         won = (
@@ -131,9 +169,7 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
                 o.c.ordered_at < run.end,
             )
         )
-        # A win's account's lines come through the (org_id, account_id) index; the run's
-        # id bounds (tested in that index) keep the lines outside the run unread.
-        ids = run_id_bounds(o, o.c.ordered_at)
+        ids = run_id_bounds(o, o.c.ordered_at) if bounded else None
         if ids is not None:
             won = won.where(o.c.id.between(*ids))
         won = on_time_index(won, r, r.c.resolved_at, run_range=False)
@@ -149,22 +185,20 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
             .group_by(day, a.c.region, a.c.segment)
         )
 
+    frame = run_by_day(conn, span, reactivated, [*REVENUE_KEYS, "revenue_reactivated"])
+    return ints(frame, ["revenue_reactivated"], _HUNDREDTHS)
+
+
+def join_revenue(lines: pd.DataFrame, won: pd.DataFrame) -> pd.DataFrame:
+    """The two revenue frames as one (REVENUE_KEYS and REVENUE_MEASURES).
+
+    Every reactivated line is also a line of the run: a left merge keeps the keys of
+    the lines (pandas matches NaN keys, the lines of accounts missing from
+    channel_accounts). A line's region/segment comes from the same account row in
+    both reads, so the frames share their keys.
+    """
     keys = list(REVENUE_KEYS)
-    main_measures = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
-    if by_cut:
-        lines = run_by_day(conn, span, build, ["day", "cut", *main_measures])
-        lines = lines.merge(cut_names(conn, span.org_id), on="cut", how="left")
-    else:
-        lines = run_by_day(conn, span, build, [*keys, *main_measures])
-    totals = ints(lines[[*keys, *main_measures]], main_measures, _HUNDREDTHS)
-    won = ints(
-        run_by_day(conn, span, reactivated, [*keys, "revenue_reactivated"]),
-        ["revenue_reactivated"],
-        _HUNDREDTHS,
-    )
-    # Every reactivated line is also a line of the run: a left merge keeps the keys of the
-    # totals (pandas matches NaN keys, the lines of accounts missing from channel_accounts).
-    merged = totals.merge(won, on=keys, how="left")
+    merged = lines.merge(won, on=keys, how="left")
     return ints(merged, REVENUE_MEASURES)[[*keys, *REVENUE_MEASURES]]
 
 
