@@ -85,20 +85,23 @@ def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
     by_cut = _long(span)
+    a = ChannelAccount.__table__
     m: Any
     if by_cut:
-        m = account_cuts(span.org_id)
+        # The end of the account's 90 days, once per account instead of once per line.
+        new_until = sql.add_days(a.c.created_at, days).label("new_until")
+        m = account_cuts(span.org_id, a.c.created_at, new_until)
         joined = o.outerjoin(m, m.c.account_id == o.c.account_id)
         cut_keys = [m.c.cut]
+        until = m.c.new_until
     else:
-        m = ChannelAccount.__table__.alias("account")
+        m = a.alias("account")
         joined = o.outerjoin(m, and_(m.c.account_id == o.c.account_id, m.c.org_id == o.c.org_id))
         cut_keys = [m.c.region, m.c.segment]
+        until = sql.add_days(m.c.created_at, days)
 
     def build(bucket: Any, run: DayRun) -> Any:
-        from_new = and_(
-            m.c.created_at <= o.c.ordered_at, o.c.ordered_at < sql.add_days(m.c.created_at, days)
-        )
+        from_new = and_(m.c.created_at <= o.c.ordered_at, o.c.ordered_at < until)
         day = bucket(o.c.ordered_at).label("day")
         query = (
             select(
