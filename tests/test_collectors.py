@@ -629,11 +629,11 @@ def test_revenue_cuts_are_named_back_in_the_database_collation(
             _ord(1, day, "20.00", "1"), _ord(2, day, "40.00", "1"), _ord(3, day, "10.00", "1"),
             _ord(4, day, "5.00", "1"), _ord(99, day, "1.00", "1"),
         ])  # fmt: skip
-    from chanperf.collectors import revenue
+    from chanperf.collectors import common, revenue
     from chanperf.collectors.common import Span
     from chanperf.periods import uniform_runs
 
-    monkeypatch.setattr(revenue, "CUT_MIN_DAYS", 0 if numbered else 10_000)
+    monkeypatch.setattr(common, "CUT_MIN_DAYS", 0 if numbered else 10_000)
 
     runs = tuple(uniform_runs(date(2026, 2, 27), date(2026, 2, 27), Settings().tz))
     with engine.connect() as conn:
@@ -669,3 +669,43 @@ def test_parallel_readers_store_what_one_reader_stores(engine: Engine) -> None:
         stored.append((_stored(engine), _stored(engine, Dimension.REGION)))
     assert stored[0] == stored[1]
     assert len(stored[0][0]) > 100
+
+
+@pytest.mark.parametrize("numbered", [False, True], ids=["lookup", "numbered"])
+def test_transitions_through_a_state_outside_the_known_ones(
+    engine: Engine, numbered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A move into or out of a state with no metric column sends the span to per-pair counts.
+
+    Account 1 (R1/S1): NEW on 02-10, SUSPENDED on 02-10, ACTIVE on 02-11; account 2
+    (R2/S2): NEW on 02-11. Net per day: 02-10 R1/S1 NEW 0 (in and out), SUSPENDED +1;
+    02-11 R1/S1 SUSPENDED -1, ACTIVE +1; R2/S2 NEW +1.
+    """
+    from chanperf.collectors import common
+    from chanperf.collectors.common import Span
+    from chanperf.collectors.state import collect_state_transitions
+    from chanperf.periods import uniform_runs
+
+    monkeypatch.setattr(common, "CUT_MIN_DAYS", 0 if numbered else 10_000)
+    with engine.begin() as conn:
+        conn.execute(insert(ChannelAccount), [
+            _acc(1, "R1", "S1", T(2026, 2, 10, 13), "ACTIVE"), _acc(2, "R2", "S2", T(2026, 2, 11, 13), "NEW"),
+        ])  # fmt: skip
+        conn.execute(insert(ChannelStateTransition), [
+            _tr(1, None, "NEW", T(2026, 2, 10, 13)), _tr(1, "NEW", "SUSPENDED", T(2026, 2, 10, 15)),
+            _tr(1, "SUSPENDED", "ACTIVE", T(2026, 2, 11, 15)), _tr(2, None, "NEW", T(2026, 2, 11, 13)),
+        ])  # fmt: skip
+    runs = tuple(uniform_runs(date(2026, 2, 10), date(2026, 2, 11), Settings().tz))
+    with engine.connect() as conn:
+        frame = collect_state_transitions(conn, Span(1, runs, AS_OF))
+    got = {
+        (r["day"], r["region"], r["segment"], r["state"]): r["delta"]
+        for r in frame.to_dict("records")
+        if r["delta"] != 0
+    }
+    assert got == {
+        (date(2026, 2, 10), "R1", "S1", "SUSPENDED"): 1,
+        (date(2026, 2, 11), "R1", "S1", "SUSPENDED"): -1,
+        (date(2026, 2, 11), "R1", "S1", "ACTIVE"): 1,
+        (date(2026, 2, 11), "R2", "S2", "NEW"): 1,
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -230,6 +230,16 @@ def account_cuts(org_id: int, *columns: ColumnElement[Any]) -> Subquery:
         .where(a.c.org_id == org_id)
         .subquery("account_cut")
     )
+
+
+# A span at least this long (a backfill: dated collects run in 3-month batches) joins
+# its fact rows to `account_cuts` rather than looking each row's account up.
+CUT_MIN_DAYS = 120
+
+
+def long_span(span: Span) -> bool:
+    """Whether `span` reads its fact rows through `account_cuts` (see CUT_MIN_DAYS)."""
+    return span.end - span.start >= timedelta(days=CUT_MIN_DAYS)
 
 
 def cut_names(conn: Connection, org_id: int) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from chanperf.collectors.common import (
     account_cuts,
     cut_names,
     ints,
+    long_span,
     on_time_index,
     run_by_day,
     run_id_bounds,
@@ -42,9 +43,6 @@ REVENUE_MEASURES = (
     "revenue_reactivated",
 )
 REVENUE_KEYS = ("day", "region", "segment")
-# A span at least this long groups its lines by numbered cut (see collect_revenue_metrics):
-# a backfill, not a dated collect (batches of three months).
-CUT_MIN_DAYS = 120
 _LINE_MEASURES = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
 _HUNDREDTHS = {
     "revenue_total": 100,
@@ -67,10 +65,6 @@ def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows
     )
 
 
-def _long(span: Span) -> bool:
-    return span.end - span.start >= timedelta(days=CUT_MIN_DAYS)
-
-
 def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
     """The order lines of each run joined to their account: every measure but the reactivated.
 
@@ -84,7 +78,7 @@ def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -
     o = ChannelOrder.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    by_cut = _long(span)
+    by_cut = long_span(span)
     a = ChannelAccount.__table__
     m: Any
     if by_cut:
@@ -145,7 +139,7 @@ def collect_reactivated_revenue(
     r = ChannelReactivation.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    bounded = not _long(span)
+    bounded = not long_span(span)
 
     def reactivated(bucket: Any, run: DayRun) -> Any:
         won = (

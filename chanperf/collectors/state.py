@@ -25,9 +25,17 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, case, func, literal, select, union_all
 
-from chanperf.collectors.common import Span, ints, on_time_index, run_by_day
+from chanperf.collectors.common import (
+    Span,
+    account_cuts,
+    cut_names,
+    ints,
+    long_span,
+    on_time_index,
+    run_by_day,
+)
 from chanperf.enums import AccountState
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
 from chanperf.periods import DayRun
@@ -50,42 +58,42 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
 
     Columns: day, region, segment, state, delta (int64). A first transition
     (from_state NULL) adds an account; later ones move it between states.
-    SQL counts, in one pass over the span's transitions (one account lookup each),
-    the moves into and out of each known state per (day, region, segment), one
-    row each; they are split here into +n for to_state and -n for from_state. A
-    span with a move from or to a state outside STATE_COLUMNS (or a NULL to_state)
-    is counted again per (day, region, segment, from_state, to_state) instead.
+    SQL counts, in one pass over the span's transitions (one account lookup each,
+    or the numbered cuts of `account_cuts` for a long span), the moves into and out
+    of each known state per (day, region, segment), one row each; they are split
+    here into +n for to_state and -n for from_state. A span with a move from or to
+    a state outside STATE_COLUMNS (or a NULL to_state) is counted again per (day,
+    region, segment, from_state, to_state) instead.
     """
     t = ChannelStateTransition.__table__
     a = ChannelAccount.__table__
     joined = t.join(a, and_(a.c.account_id == t.c.account_id, a.c.org_id == t.c.org_id))
+    by_cut = long_span(span)
+    m = account_cuts(span.org_id)
+    cut_keys = [m.c.cut] if by_cut else [a.c.region, a.c.segment]
 
     known = list(STATE_COLUMNS)
     where = (t.c.org_id == span.org_id,)
     keys = ["day", "region", "segment"]
 
     def pivoted(bucket: Any, run: DayRun) -> Any:
-        # One row per (day, region, segment): moves into and out of each known state
-        # as columns (COUNT of a CASE: plain integers), and the moves touching any
-        # other state, which send the span to `pairs` instead.
+        # One row per (day, cut): moves into and out of each known state as columns
+        # (COUNT of a CASE: plain integers), and all moves and all moves from a state:
+        # what the known columns leave over are moves touching another state, which
+        # send the span to `pairs` instead.
         day = bucket(t.c.transitioned_at).label("day")
-        odd = or_(
-            and_(t.c.from_state.is_not(None), t.c.from_state.not_in(known)),
-            t.c.to_state.is_(None),
-            t.c.to_state.not_in(known),
-        )
         query = (
             select(
                 day,
-                a.c.region,
-                a.c.segment,
-                func.count(case((odd, 1))),
+                *cut_keys,
+                func.count(),
+                func.count(t.c.from_state),
                 *[func.count(case((t.c.to_state == st, 1))) for st in known],
                 *[func.count(case((t.c.from_state == st, 1))) for st in known],
             )
-            .select_from(joined)
+            .select_from(t.join(m, m.c.account_id == t.c.account_id) if by_cut else joined)
             .where(*where, t.c.transitioned_at >= run.start, t.c.transitioned_at < run.end)
-            .group_by(day, a.c.region, a.c.segment)
+            .group_by(day, *cut_keys)
         )
         return on_time_index(query, t, t.c.transitioned_at)
 
@@ -108,9 +116,20 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
 
     enter_cols = [f"enter_{st}" for st in known]
     leave_cols = [f"leave_{st}" for st in known]
-    counts = [*enter_cols, *leave_cols]
-    rows = ints(run_by_day(conn, span, pivoted, [*keys, "odd", *counts]), ["odd", *counts])
-    if int(rows["odd"].sum()) == 0:
+    counts = ["moves", "moves_from", *enter_cols, *leave_cols]
+    if by_cut:
+        rows = run_by_day(conn, span, pivoted, ["day", "cut", *counts])
+        rows = rows.merge(cut_names(conn, span.org_id), on="cut", how="left")
+    else:
+        rows = run_by_day(conn, span, pivoted, [*keys, *counts])
+    rows = ints(rows[[*keys, *counts]], counts)
+    odd = (
+        rows["moves"]
+        - rows[enter_cols].sum(axis=1)
+        + rows["moves_from"]
+        - rows[leave_cols].sum(axis=1)
+    )
+    if int(odd.abs().sum()) == 0:
         parts = []
         for st, enter, leave in zip(known, enter_cols, leave_cols, strict=True):
             parts.append(rows.loc[rows[enter] > 0, keys].assign(state=st, delta=rows[enter]))
