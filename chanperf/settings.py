@@ -38,7 +38,7 @@ class Settings:
     api_keys_file: Path | None = None
     api_keys: str | None = None
     log_level: str = "INFO"
-    # Connections a backfill reads the source with at once (MariaDB/MySQL; 1 = serial).
+    # Connections a collect reads the source with at once (MariaDB/MySQL; 1 = serial).
     collect_readers: int = 2
     # True when CHANPERF_DATABASE_URL (or --database-url) chose the database: the demo
     # then refuses to overwrite data unless asked, instead of using its own file.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -49,8 +49,6 @@ class Span:
     org_id: int
     runs: tuple[DayRun, ...]
     as_of: datetime  # naive UTC: nothing at or after it is seen
-    # Figures asked once per span (see `_id_stats`): the span's reads see the same rows.
-    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def start(self) -> datetime:
@@ -95,9 +93,7 @@ _live: ContextVar[dict[tuple[str, tuple[str, ...]], str] | None] = ContextVar(
     "live_indexes", default=None
 )
 # The connection and run `run_by_day` is building a query for (for `on_time_index`).
-_current: ContextVar[tuple[Connection, DayRun, dict[Any, Any]] | None] = ContextVar(
-    "current_run", default=None
-)
+_current: ContextVar[tuple[Connection, DayRun] | None] = ContextVar("current_run", default=None)
 _org: ContextVar[int] = ContextVar("current_org", default=0)
 
 # A long run whose rows' ids span at most PK_RANGE_SLACK times their count is read as
@@ -172,22 +168,18 @@ def run_id_bounds(table: Any, time_col: ColumnElement[Any]) -> tuple[int, int] |
 def _id_stats(table: Any, time_col: ColumnElement[Any], index: str) -> tuple[int, int, int] | None:
     """MIN(id), MAX(id), COUNT(*) of the current run's rows, from the covering time index.
 
-    Asked once per (table, run) of a span: the main revenue query and the reactivated
-    revenue both need the orders' figures (both read on the same connection).
+    Asked by the query that uses them, on its own connection: the bounds must cover
+    the rows that connection sees (readers in parallel each have their own snapshot).
     """
     current = _current.get()
     if current is None or "id" not in table.c:
         return None
-    conn, run, cache = current
-    key = ("id_stats", str(table.name), str(time_col.key), run.start, run.end)
-    if key not in cache:
-        probe = select(func.min(table.c.id), func.max(table.c.id), func.count()).where(
-            table.c.org_id == _org.get(), time_col >= run.start, time_col < run.end
-        )
-        row = conn.execute(_hinted(probe, table, f"FORCE INDEX (`{index}`)")).one()
-        cache[key] = None if row[0] is None else (int(row[0]), int(row[1]), int(row[2]))
-    stats: tuple[int, int, int] | None = cache[key]
-    return stats
+    conn, run = current
+    probe = select(func.min(table.c.id), func.max(table.c.id), func.count()).where(
+        table.c.org_id == _org.get(), time_col >= run.start, time_col < run.end
+    )
+    row = conn.execute(_hinted(probe, table, f"FORCE INDEX (`{index}`)")).one()
+    return None if row[0] is None else (int(row[0]), int(row[1]), int(row[2]))
 
 
 def _pk_range(table: Any, time_col: ColumnElement[Any], index: str) -> tuple[int, int] | None:
@@ -302,7 +294,7 @@ def run_by_day(
         run = raw.clipped(span.as_of)
         if run is None:
             continue
-        token = _current.set((conn, run, span.memo))
+        token = _current.set((conn, run))
         try:
             query = build(_bucket(dialect, run), run).order_by(literal_column("NULL"))
         finally:
@@ -311,6 +303,22 @@ def run_by_day(
     frame = pd.DataFrame(parts, columns=list(columns))
     frame["day"] = [_as_date(v) for v in frame["day"]]
     return frame
+
+
+def run_by_cut(
+    conn: Connection, span: Span, build: BuildQuery, measures: Sequence[str], by_cut: bool
+) -> pd.DataFrame:
+    """`run_by_day` for a query grouped by (day, region, segment), or by (day, cut).
+
+    With `by_cut` the select's second column is the `cut` of `account_cuts`, named
+    back here (`cut_names`, on the same connection); either way the frame has day,
+    region, segment and `measures`.
+    """
+    if not by_cut:
+        return run_by_day(conn, span, build, ["day", *CUT_KEYS, *measures])
+    frame = run_by_day(conn, span, build, ["day", "cut", *measures])
+    named = frame.merge(cut_names(conn, span.org_id), on="cut", how="left")
+    return named[["day", *CUT_KEYS, *measures]]
 
 
 def _bucket(dialect: Dialect, run: DayRun) -> Callable[[ColumnElement[Any]], ColumnElement[Any]]:

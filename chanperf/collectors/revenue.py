@@ -23,10 +23,10 @@ from chanperf.collectors.common import (
     MetricWindows,
     Span,
     account_cuts,
-    cut_names,
     ints,
     long_span,
     on_time_index,
+    run_by_cut,
     run_by_day,
     run_id_bounds,
 )
@@ -113,13 +113,8 @@ def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -
         )
         return on_time_index(query, o, o.c.ordered_at)
 
-    keys = list(REVENUE_KEYS)
-    if by_cut:
-        lines = run_by_day(conn, span, build, ["day", "cut", *_LINE_MEASURES])
-        lines = lines.merge(cut_names(conn, span.org_id), on="cut", how="left")
-    else:
-        lines = run_by_day(conn, span, build, [*keys, *_LINE_MEASURES])
-    return ints(lines[[*keys, *_LINE_MEASURES]], _LINE_MEASURES, _HUNDREDTHS)
+    lines = run_by_cut(conn, span, build, _LINE_MEASURES, by_cut)
+    return ints(lines, _LINE_MEASURES, _HUNDREDTHS)
 
 
 def collect_reactivated_revenue(

@@ -30,10 +30,10 @@ from sqlalchemy import Connection, and_, case, func, literal, select, union_all
 from chanperf.collectors.common import (
     Span,
     account_cuts,
-    cut_names,
     ints,
     long_span,
     on_time_index,
+    run_by_cut,
     run_by_day,
 )
 from chanperf.enums import AccountState
@@ -117,12 +117,7 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
     enter_cols = [f"enter_{st}" for st in known]
     leave_cols = [f"leave_{st}" for st in known]
     counts = ["moves", "moves_from", *enter_cols, *leave_cols]
-    if by_cut:
-        rows = run_by_day(conn, span, pivoted, ["day", "cut", *counts])
-        rows = rows.merge(cut_names(conn, span.org_id), on="cut", how="left")
-    else:
-        rows = run_by_day(conn, span, pivoted, [*keys, *counts])
-    rows = ints(rows[[*keys, *counts]], counts)
+    rows = ints(run_by_cut(conn, span, pivoted, counts, by_cut), counts)
     odd = (
         rows["moves"]
         - rows[enter_cols].sum(axis=1)
