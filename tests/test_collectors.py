@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -519,25 +520,42 @@ def synthetic_channel(engine: Engine, seed: int = 3, accounts: int = 60) -> None
 ADDITIVE_COLUMNS = [m for m in MEASURES if m not in RATES and m not in STATE_MEASURES]
 
 
-def test_daily_rows_sum_to_the_monthly_row(engine: Engine) -> None:
-    synthetic_channel(engine)
-    _collect(engine, date(2026, 2, 1), date(2026, 2, 28), backfill=False)
+def _assert_days_sum_to_the_month(engine: Engine, first: date, last: date) -> None:
+    """Stored DAILY rows of [first, last] (a whole month) against its MONTHLY row."""
     with engine.connect() as conn:
-        daily = get_metrics(conn, 1, PeriodType.DAILY, date(2026, 2, 1), date(2026, 2, 28))
-        monthly = get_metrics(conn, 1, PeriodType.MONTHLY, date(2026, 2, 1), date(2026, 2, 1))
-        region = get_metrics(
-            conn, 1, PeriodType.DAILY, date(2026, 2, 1), date(2026, 2, 28), Dimension.REGION
-        )
-    assert len(daily) == 28 and len(monthly) == 1
+        daily = get_metrics(conn, 1, PeriodType.DAILY, first, last)
+        monthly = get_metrics(conn, 1, PeriodType.MONTHLY, first, first)
+        region = get_metrics(conn, 1, PeriodType.DAILY, first, last, Dimension.REGION)
+    assert len(daily) == (last - first).days + 1 and len(monthly) == 1
     assert daily["orders_count"].sum() > 50 and daily["onboardings_started"].sum() > 5
     for col in ADDITIVE_COLUMNS:
         total = sum(D(str(v)) for v in daily[col])
         assert total == D(str(monthly[col].iloc[0])), col
     # The month's distribution is the last day's, and regions add up to the total.
-    last = daily[daily["period_date"] == date(2026, 2, 28)].iloc[0]
+    end = daily[daily["period_date"] == last].iloc[0]
     for col in ("total_accounts", "active_accounts", "churned_accounts"):
-        assert last[col] == monthly[col].iloc[0]
-        assert region[region["period_date"] == date(2026, 2, 28)][col].sum() == last[col]
+        assert end[col] == monthly[col].iloc[0]
+        assert region[region["period_date"] == last][col].sum() == end[col]
+
+
+def test_daily_rows_sum_to_the_monthly_row(engine: Engine) -> None:
+    synthetic_channel(engine)
+    _collect(engine, date(2026, 2, 1), date(2026, 2, 28), backfill=False)
+    _assert_days_sum_to_the_month(engine, date(2026, 2, 1), date(2026, 2, 28))
+
+
+def test_demo_channel_daily_rows_sum_to_the_monthly_row(tmp_path: Path) -> None:
+    """The same on the demo generator's planted channel (SQLite), May 2026, policy windows."""
+    from tests.demo_data import DEMO_AS_OF, generate_demo_db
+
+    demo = generate_demo_db(tmp_path, "planted", 7)
+    try:
+        settings = Settings(database_url=demo.url.render_as_string(hide_password=False))
+        as_of = datetime.combine(DEMO_AS_OF, datetime.min.time())
+        collect(settings, 1, date(2026, 5, 1), date(2026, 5, 31), as_of=as_of)
+        _assert_days_sum_to_the_month(demo, date(2026, 5, 1), date(2026, 5, 31))
+    finally:
+        demo.dispose()
 
 
 def test_backfill_covers_the_source_and_matches_ranged_collect(engine: Engine) -> None:
