@@ -269,6 +269,8 @@ def main() -> None:
         help="Resize InnoDB's buffer pool for the run (SET GLOBAL, restored afterwards).",
     )
     args = parser.parse_args()
+    if args.buffer_pool_mb is not None and args.buffer_pool_mb < 128:
+        parser.error("--buffer-pool-mb: at least 128 (MB)")
     name = args.reuse or f"chanperf_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.server)
     pool_before = buffer_pool_mb(admin)
