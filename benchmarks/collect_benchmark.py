@@ -19,6 +19,8 @@ does not have.
 Then prints:
 
 - scans: one `SELECT org_id, COUNT(*), SUM(..) ... GROUP BY org_id` per source table;
+  and the same aggregates read by primary key (MariaDB plans the first through a
+  secondary index for channel_orders, a primary-key lookup per row);
 - backfill: `collect(backfill=True)` of org 1 (every day, week and month): the first
   run (the process's first collect, onto empty metrics tables), then, measured as the
   scans are, the median of 3 more (each rewriting every row);
@@ -28,6 +30,10 @@ Then prints:
   (same warm-up for both), then the median of 3 timed runs;
 - default: the default run (yesterday plus the two maturing days) for both orgs,
   measured the same way.
+
+- floor: on channel_orders of org 1, what every backfill cut by day, region and
+  segment does per line, step by step (read; group by local day; find the line's
+  account), each as one query and as a multiple of the primary-key scan.
 
 Targets: backfill <= 2x scans; daily(years) <= 1.2x daily(one month).
 """
@@ -41,7 +47,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +234,74 @@ def scans(engine: Engine) -> float:
     return total
 
 
+def pk_scans(engine: Engine) -> float:
+    """The same aggregates as `scans`, each table read in primary-key order (org 1).
+
+    `scans` is the issue's definition and MariaDB plans it as it likes: for
+    channel_orders it walks the (org_id, account_id) index and fetches every row by
+    primary key, which is several times slower than reading the table itself, and
+    its time moves with what the buffer pool holds. This is the sequential read.
+    """
+    total = 0.0
+    with engine.connect() as conn:
+        for table, col in SUMMED.items():
+            sql = text(
+                f"SELECT COUNT(*), SUM({col}) FROM {table} FORCE INDEX (PRIMARY) WHERE org_id = 1"
+            )
+            total += timed(lambda sql=sql: conn.execute(sql).all())
+    return total
+
+
+def floor(engine: Engine, tz: tzinfo) -> list[tuple[str, float]]:
+    """What any daily cut by region and segment costs on channel_orders (org 1), step by step.
+
+    Each step adds one thing every backfill must do per order line: read it, put
+    it in its local day, find its account's region and segment (which the source
+    contract keeps on channel_accounts only), through InnoDB's primary key as the
+    collector does and through the cheapest lookup MariaDB has (a MEMORY table
+    with a HASH key, built first). Server time of one query each, median of 3.
+    """
+    offset = int(tz.utcoffset(END - timedelta(days=1)).total_seconds())  # type: ignore[union-attr]
+    day = f"DATE(DATE_ADD(o.ordered_at, INTERVAL {offset} SECOND))"
+    base = "FROM channel_orders o FORCE INDEX (PRIMARY)"
+    sums = "COUNT(*), SUM(o.revenue)"
+    steps = {
+        "scan by primary key": f"SELECT {sums} {base} WHERE o.org_id = 1",
+        "+ grouped by local day": f"SELECT {day} d, {sums} {base} WHERE o.org_id = 1 "
+        "GROUP BY d ORDER BY NULL",
+        "+ account's region, segment (InnoDB key)": f"SELECT {day} d, a.region, a.segment, {sums} "
+        f"{base} JOIN channel_accounts a ON a.account_id = o.account_id AND a.org_id = 1 "
+        "WHERE o.org_id = 1 GROUP BY d, a.region, a.segment ORDER BY NULL",
+        "+ account's cut (MEMORY hash, built first)": f"SELECT {day} d, m.cut, {sums} "
+        f"{base} JOIN floor_cut m ON m.account_id = o.account_id "
+        "WHERE o.org_id = 1 GROUP BY d, m.cut ORDER BY NULL",
+    }
+    out = []
+    with engine.connect() as conn:
+        conn.execute(
+            text("SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456")
+        )
+        for label, sql in steps.items():
+            runs = []
+            for _ in range(3):
+                began = time.perf_counter()
+                if "floor_cut" in sql:
+                    conn.execute(text("DROP TEMPORARY TABLE IF EXISTS floor_cut"))
+                    conn.execute(text(
+                        "CREATE TEMPORARY TABLE floor_cut (account_id BIGINT NOT NULL, cut INT NOT NULL, "
+                        "PRIMARY KEY USING HASH (account_id)) ENGINE=MEMORY"
+                    ))  # fmt: skip
+                    conn.execute(text(
+                        "INSERT INTO floor_cut SELECT account_id, DENSE_RANK() OVER "
+                        "(ORDER BY region, segment) FROM channel_accounts WHERE org_id = 1"
+                    ))  # fmt: skip
+                conn.execute(text(sql)).all()
+                runs.append(time.perf_counter() - began)
+            out.append((label, statistics.median(runs)))
+        conn.execute(text("DROP TEMPORARY TABLE IF EXISTS floor_cut"))
+    return out
+
+
 def buffer_pool_mb(admin: Engine) -> int:
     with admin.connect() as conn:
         return int(conn.execute(text("SELECT @@innodb_buffer_pool_size")).scalar_one()) >> 20
@@ -304,6 +378,8 @@ def main() -> None:
         yesterday = date(2026, 2, 28)
         scans(engine)  # warm the caches once, as the collects below run warm too
         t_scan = statistics.median(scans(engine) for _ in range(3))
+        t_pk = statistics.median(pk_scans(engine) for _ in range(3))
+        steps = floor(engine, settings.tz)
 
         def backfill(org: int) -> float:
             return timed(lambda: collect(settings, org, backfill=True, as_of=as_of))
@@ -325,12 +401,14 @@ def main() -> None:
         d_long, d_short = daily(1), daily(2)
         f_long, f_short = default(1), default(2)
         print(
-            f"accounts={args.accounts} history={args.years}y  (MariaDB, buffer pool "
+            f"accounts={counts['channel_accounts']} history={args.years}y  (MariaDB, buffer pool "
             f"{buffer_pool_mb(admin)} MB, {datetime.now(UTC):%Y-%m-%d})"
         )
         print(f"  scan of every source table        {t_scan:8.2f} s")
+        print(f"    the same, by primary key          {t_pk:8.2f} s")
         print(
             f"  backfill, {args.years}y history               {t_back:8.2f} s   ratio to scans {t_back / t_scan:5.2f}  (target <= 2)"
+            f"; to the primary-key scans {t_back / t_pk:5.2f}"
         )
         print(
             f"    first backfill of the process      {t_first:8.2f} s   ratio to scans {t_first / t_scan:5.2f}"
@@ -344,6 +422,11 @@ def main() -> None:
         print(
             f"  default run, 1 month history       {f_short:8.3f} s   ratio {f_long / f_short:5.2f}"
         )
+        print(
+            f"  floor on channel_orders ({counts['channel_orders']} lines; x = times its scan by primary key):"
+        )
+        for label, seconds in steps:
+            print(f"    {label:44s} {seconds:7.2f} s  {seconds / steps[0][1]:5.1f} x")
     finally:
         engine.dispose()
         if args.buffer_pool_mb and args.buffer_pool_mb != pool_before:
