@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Integer, cast, func, inspect, literal_column, select, text
+from sqlalchemy import Connection, Integer, case, cast, func, inspect, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select, Subquery
 
@@ -82,6 +82,12 @@ class Dialect:
         if self.sqlite:
             return cast(func.round((func.julianday(b) - func.julianday(a)) * 86400), Integer)
         return func.timestampdiff(literal_column("SECOND"), a, b)
+
+
+def flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+    """How many rows of the group meet `cond`: COUNT of a CASE, an integer on every
+    dialect (SUM(CASE … ELSE 0) is DECIMAL on MariaDB and parses as a Decimal per value)."""
+    return func.count(case((cond, 1)))
 
 
 SOURCE_TABLE_NAMES = tuple(str(m.__tablename__) for m in SOURCE_TABLES)

@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from chanperf.collectors.common import (
     Dialect,
     MetricWindows,
     Span,
+    flag,
     ints,
     on_time_index,
     run_by_day,
@@ -43,10 +43,6 @@ ONBOARDING_MEASURES = (
     "activation_seconds_sum",
 )
 ONBOARDING_KEYS = ("day", "region", "segment", "kit")
-
-
-def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.count(case((cond, 1)))  # an integer (a SUM would be DECIMAL on MariaDB)
 
 
 def collect_onboarding_metrics(
@@ -78,10 +74,10 @@ def collect_onboarding_metrics(
                 a.c.segment,
                 o.c.kit,
                 func.count().label("onboardings_started"),
-                _flag(completed).label("onboardings_completed"),
-                _flag(failed).label("onboardings_failed"),
-                _flag(matured).label("onboardings_matured"),
-                _flag(and_(matured, completed, in_window)).label("onboardings_activated_in_window"),
+                flag(completed).label("onboardings_completed"),
+                flag(failed).label("onboardings_failed"),
+                flag(matured).label("onboardings_matured"),
+                flag(and_(matured, completed, in_window)).label("onboardings_activated_in_window"),
                 func.sum(
                     case(
                         (completed, sql.seconds_between(o.c.started_at, o.c.completed_at)), else_=0

@@ -14,10 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, and_, func, select
 
-from chanperf.collectors.common import Span, ints, on_time_index, run_by_day
+from chanperf.collectors.common import Span, flag, ints, on_time_index, run_by_day
 from chanperf.enums import ExceptionDecision, FeedbackKind
 from chanperf.models.source import ChannelAccount, ChannelFeedback, ChannelPolicyException
 from chanperf.periods import DayRun
@@ -28,10 +27,6 @@ QUALITY_MEASURES = FEEDBACK_MEASURES + EXCEPTION_MEASURES
 QUALITY_KEYS = ("day", "region", "segment")
 # The NPS definition itself (spec/source-data.md), not a tunable threshold.
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
-
-
-def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.count(case((cond, 1)))  # an integer (a SUM would be DECIMAL on MariaDB)
 
 
 def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
@@ -48,10 +43,10 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
                 day,
                 a.c.region,
                 a.c.segment,
-                _flag(nps).label("nps_responses"),
-                _flag(and_(nps, f.c.score >= PROMOTER_MIN)).label("nps_promoters"),
-                _flag(and_(nps, f.c.score <= DETRACTOR_MAX)).label("nps_detractors"),
-                _flag(f.c.kind == FeedbackKind.COMPLAINT.value).label("complaints_count"),
+                flag(nps).label("nps_responses"),
+                flag(and_(nps, f.c.score >= PROMOTER_MIN)).label("nps_promoters"),
+                flag(and_(nps, f.c.score <= DETRACTOR_MAX)).label("nps_detractors"),
+                flag(f.c.kind == FeedbackKind.COMPLAINT.value).label("complaints_count"),
             )
             .select_from(
                 f.outerjoin(a, and_(a.c.account_id == f.c.account_id, a.c.org_id == f.c.org_id))
@@ -69,7 +64,7 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
                 a.c.region,
                 a.c.segment,
                 func.count().label("exceptions_requested"),
-                _flag(e.c.decision == ExceptionDecision.GRANTED.value).label("exceptions_granted"),
+                flag(e.c.decision == ExceptionDecision.GRANTED.value).label("exceptions_granted"),
             )
             .select_from(
                 e.outerjoin(a, and_(a.c.account_id == e.c.account_id, a.c.org_id == e.c.org_id))

@@ -19,13 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, exists, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, and_, exists, func, select
 
 from chanperf.collectors.common import (
     Dialect,
     MetricWindows,
     Span,
+    flag,
     ints,
     on_time_index,
     run_by_day,
@@ -45,10 +45,6 @@ RESOLVED_MEASURES = (
 REACTIVATION_MEASURES = STARTED_MEASURES + RESOLVED_MEASURES
 REACTIVATION_KEYS = ("day", "region", "segment", "strategy")
 RELAPSE_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
-
-
-def _flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.count(case((cond, 1)))  # an integer (a SUM would be DECIMAL on MariaDB)
 
 
 def collect_reactivation_metrics(
@@ -96,11 +92,11 @@ def collect_reactivation_metrics(
                 a.c.region,
                 a.c.segment,
                 r.c.strategy,
-                _flag(won).label("reactivations_won"),
-                _flag(r.c.status == ReactivationStatus.LOST.value).label("reactivations_lost"),
+                flag(won).label("reactivations_won"),
+                flag(r.c.status == ReactivationStatus.LOST.value).label("reactivations_lost"),
                 func.count().label("reactivations_resolved"),
-                _flag(matured).label("reactivations_matured"),
-                _flag(and_(matured, relapsed)).label("reincidences"),
+                flag(matured).label("reactivations_matured"),
+                flag(and_(matured, relapsed)).label("reincidences"),
             )
             .select_from(joined)
             .where(

@@ -25,11 +25,12 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, literal, select, union_all
+from sqlalchemy import Connection, and_, func, literal, select, union_all
 
 from chanperf.collectors.common import (
     Span,
     account_cuts,
+    flag,
     ints,
     long_span,
     on_time_index,
@@ -88,8 +89,8 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
                 *cut_keys,
                 func.count(),
                 func.count(t.c.from_state),
-                *[func.count(case((t.c.to_state == st, 1))) for st in known],
-                *[func.count(case((t.c.from_state == st, 1))) for st in known],
+                *[flag(t.c.to_state == st) for st in known],
+                *[flag(t.c.from_state == st) for st in known],
             )
             .select_from(t.join(m, m.c.account_id == t.c.account_id) if by_cut else joined)
             .where(*where, t.c.transitioned_at >= run.start, t.c.transitioned_at < run.end)
