@@ -347,6 +347,13 @@ def main() -> None:
         parser.error("--buffer-pool-mb: at least 128 (MB)")
     name = args.reuse or f"chanperf_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(args.server)
+    if args.reuse:
+        with admin.connect() as conn:
+            found = conn.execute(text("SHOW DATABASES LIKE :n"), {"n": args.reuse}).first()
+        if found is None:
+            parser.error(
+                f"--reuse: no database {args.reuse!r} on {args.server} (kept ones: --keep)"
+            )
     pool_before = buffer_pool_mb(admin)
     if args.buffer_pool_mb:
         resize_buffer_pool(admin, args.buffer_pool_mb)
