@@ -7,8 +7,13 @@ from typing import Any
 
 from flask import Flask
 
+from api import analyze, dashboard, insights, metrics, policies, proposals
+from api.auth import register_auth
 from api.context import ServiceContext
-from chanperf.settings import Settings
+from api.docs import register_docs
+from api.errors import ChanperfApi, register_error_handlers
+from api.health import blp as health_blp
+from chanperf.core.settings import Settings
 
 API_TITLE = "chanperf: Channel Performance API"
 API_VERSION = "v1"
@@ -16,10 +21,6 @@ API_VERSION = "v1"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` may carry `CHANPERF_SETTINGS` (a Settings) and Flask keys."""
-    from api.auth import register_auth
-    from api.docs import register_docs
-    from api.errors import ChanperfApi, register_error_handlers
-    from api.health import blp as health_blp
 
     app = Flask(__name__)
     app.config.update(
@@ -49,6 +50,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _feature_blueprints() -> list[Any]:
     """The /v1/performance blueprints, all behind bearer API keys (api/auth.py)."""
-    from api import analyze, dashboard, insights, metrics, policies, proposals
 
     return [m.blp for m in (insights, metrics, proposals, analyze, dashboard, policies)]

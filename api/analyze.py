@@ -11,9 +11,9 @@ from api.auth import requires
 from api.common import PREFIX, org_id, reading, yesterday
 from api.context import services
 from api.schemas import AnalyzeRequestSchema, JobSchema
-from chanperf.api_keys import Role
-from chanperf.jobs import get_job, submit_analysis
-from chanperf.queue import QueueUnavailable
+from chanperf.core.api_keys import Role
+from chanperf.jobs.queue import QueueUnavailable
+from chanperf.jobs.submit import get_job, submit_analysis
 
 blp = Blueprint("analyze", __name__, url_prefix=PREFIX, description="Analyses and jobs")
 LOCATION = {"Location": {"description": "Where the job's status is", "schema": {"type": "string"}}}

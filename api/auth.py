@@ -16,7 +16,7 @@ from flask import Flask, current_app, g, request
 from flask_smorest import Api, abort
 
 from api.context import services
-from chanperf.api_keys import ApiKey, KeyRing, Role, load_keyring
+from chanperf.core.api_keys import ApiKey, KeyRing, Role, load_keyring
 
 F = TypeVar("F", bound=Callable[..., Any])
 

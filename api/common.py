@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from sqlalchemy.orm import Session
 
 from api.auth import current_key
 from api.context import services
+from chanperf.core import clock
 
 PREFIX = "/v1/performance"
 
@@ -38,4 +39,4 @@ def writing() -> Iterator[Session]:
 
 def yesterday() -> date:
     """The last complete day in the org's time zone (metrics exist for ended days only)."""
-    return datetime.now(services().settings.tz).date() - timedelta(days=1)
+    return clock.yesterday(services().settings.tz)

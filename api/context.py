@@ -6,11 +6,12 @@ import threading
 from typing import Any
 
 from flask import current_app
+from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from chanperf.database import make_engine, session_factory
-from chanperf.settings import Settings
+from chanperf.core.database import make_engine, session_factory
+from chanperf.core.settings import Settings
 
 
 class ServiceContext:
@@ -37,7 +38,6 @@ class ServiceContext:
     def redis(self) -> Any | None:
         if not self.settings.redis_url:
             return None
-        from redis import Redis
 
         return Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
 

@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 from api.auth import requires
 from api.common import PREFIX, org_id, reading, yesterday
 from api.schemas import DashboardQuerySchema, DashboardSchema
-from chanperf.api_keys import Role
-from chanperf.dashboard import build_dashboard
+from chanperf.core.api_keys import Role
+from chanperf.metrics.dashboard import build_dashboard
 
 blp = Blueprint("dashboard", __name__, url_prefix=PREFIX, description="Dashboard")
 

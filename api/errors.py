@@ -13,7 +13,7 @@ from flask import Flask, Response, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from chanperf.errors import (
+from chanperf.core.errors import (
     ChanperfError,
     ConfigError,
     ConflictError,

@@ -17,17 +17,17 @@ from api.schemas import (
     InsightQuerySchema,
     InsightSchema,
 )
-from chanperf.api_keys import Role
-from chanperf.errors import Problem, ValidationError
-from chanperf.insight_generator import update_insight_status
-from chanperf.insight_queries import (
+from chanperf.core.api_keys import Role
+from chanperf.core.errors import Problem, ValidationError
+from chanperf.insights.queries import (
     InsightFilter,
     get_insight,
     list_insights,
     parse_period,
     proposals_of_insight,
 )
-from chanperf.models import PerformanceInsight
+from chanperf.insights.workflow import update_insight_status
+from chanperf.models.performance import PerformanceInsight
 
 blp = Blueprint(
     "insights", __name__, url_prefix=PREFIX, description="Insights: what is wrong, and why"

@@ -17,8 +17,8 @@ from api.schemas import (
     TrendQuerySchema,
     TrendSchema,
 )
-from chanperf.api_keys import Role
-from chanperf.metric_queries import default_window, latest_metrics, metric_history, metric_trend
+from chanperf.core.api_keys import Role
+from chanperf.metrics.queries import default_window, latest_metrics, metric_history, metric_trend
 
 blp = Blueprint("metrics", __name__, url_prefix=PREFIX, description="Channel metrics")
 

@@ -11,8 +11,8 @@ from api.auth import requires
 from api.common import PREFIX, org_id, reading
 from api.context import services
 from api.schemas import PolicyDetailSchema, PolicySummarySchema
-from chanperf.api_keys import Role
-from chanperf.policy_queries import get_policy, list_policies
+from chanperf.core.api_keys import Role
+from chanperf.policies.queries import get_policy, list_policies
 
 blp = Blueprint("policies", __name__, url_prefix=PREFIX, description="Policies as code")
 

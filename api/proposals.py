@@ -12,9 +12,10 @@ from flask_smorest.pagination import PaginationParameters
 from api.auth import requires
 from api.common import PREFIX, actor, org_id, reading, writing
 from api.schemas import ApproveSchema, ProposalQuerySchema, ProposalSchema, RejectSchema
-from chanperf.api_keys import Role
-from chanperf.enums import ProposalStatus
-from chanperf.proposals import get_proposal, page_proposals
+from chanperf.core.api_keys import Role
+from chanperf.core.enums import ProposalStatus
+from chanperf.proposals.queries import get_proposal, page_proposals, proposal_diff
+from chanperf.proposals.workflow import approve_proposal, reject_proposal
 
 blp = Blueprint(
     "proposals", __name__, url_prefix=PREFIX, description="Policy proposals and their review"
@@ -77,7 +78,6 @@ class ProposalDiff(MethodView):
     )
     def get(self, proposal_id: int) -> Response:
         """The proposal as a unified diff of the policy file."""
-        from chanperf.proposals import proposal_diff
 
         with reading() as session:
             text = proposal_diff(session, org_id(), proposal_id)
@@ -92,7 +92,6 @@ class ApproveProposal(MethodView):
     @blp.doc(responses=REVIEW_ERRORS)
     def post(self, _body: dict[str, Any], proposal_id: int) -> Any:
         """Approve a pending proposal; the approver is the API key's name."""
-        from chanperf.proposals import approve_proposal
 
         with writing() as session:
             approve_proposal(session, org_id(), proposal_id, actor())
@@ -108,7 +107,6 @@ class RejectProposal(MethodView):
     @blp.doc(responses=REVIEW_ERRORS)
     def post(self, body: dict[str, Any], proposal_id: int) -> Any:
         """Reject a pending proposal with a reason; the reviewer is the API key's name."""
-        from chanperf.proposals import reject_proposal
 
         with writing() as session:
             reject_proposal(session, org_id(), proposal_id, actor(), body["reason"])

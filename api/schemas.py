@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from chanperf.enums import (
+from chanperf.core.enums import (
     Dimension,
     InsightCategory,
     InsightStatus,
@@ -14,7 +14,8 @@ from chanperf.enums import (
     Severity,
     SuggestedAction,
 )
-from chanperf.metric_queries import INTEGER_MEASURES, MEASURES
+from chanperf.metrics.queries import INTEGER_MEASURES
+from chanperf.metrics.store import MEASURES
 
 
 def _enum(enum: type, **kwargs: object) -> fields.Enum:

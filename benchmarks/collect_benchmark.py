@@ -54,10 +54,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
-from chanperf.collect import collect
-from chanperf.database import make_engine
-from chanperf.models import Base
-from chanperf.settings import Settings
+from chanperf.core.database import make_engine
+from chanperf.core.settings import Settings
+from chanperf.metrics.collect import collect
+from chanperf.models.base import Base
 
 END = datetime(2026, 3, 1, 3)  # local midnight of 2026-03-01 in Sao Paulo: yesterday = 02-28
 STATES = np.array(["NEW", "ACTIVATING", "ACTIVE", "STALLED", "AT_RISK", "CHURNED"])

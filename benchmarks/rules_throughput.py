@@ -14,12 +14,12 @@ import time
 from datetime import date
 from typing import Any
 
-from chanperf.findings import FINDING_TYPES, Finding, finding_from_dict
-from chanperf.policies import load_policies
-from chanperf.rule_tests import load_rule_tests
-from chanperf.rules import load_rules
-from chanperf.rules_engine import evaluate
-from chanperf.settings import REPO_ROOT
+from chanperf.analysis.findings import FINDING_TYPES, Finding, finding_from_dict
+from chanperf.core.settings import REPO_ROOT
+from chanperf.policies.load import load_policies
+from chanperf.rules.engine import evaluate
+from chanperf.rules.load import load_rules
+from chanperf.rules.testing import load_rule_tests
 
 
 def sample_findings(count: int, seed: int = 1) -> list[Finding]:

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from chanperf.database import make_engine, session_factory
-from chanperf.models import Base
-from chanperf.settings import REPO_ROOT, Settings
+from chanperf.core.database import make_engine, session_factory
+from chanperf.core.settings import REPO_ROOT, Settings
+from chanperf.models.base import Base
 
 MYSQL_SERVER_URL = os.environ.get("CHANPERF_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REDIS_SERVER_URL = os.environ.get("CHANPERF_TEST_REDIS_URL", "redis://127.0.0.1:6379")

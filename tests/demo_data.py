@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from chanperf.analyzers import AnalysisContext, load_analysis_config
-from chanperf.database import make_engine
+from chanperf.analysis.context import AnalysisContext, load_analysis_config
+from chanperf.core.database import make_engine
+from chanperf.core.settings import REPO_ROOT
 from chanperf.demo import generator
 from chanperf.demo.scenario import Planted, load_scenario
-from chanperf.models import Base
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT
+from chanperf.models.base import Base
+from chanperf.policies.load import load_policies
 
 DEMO_AS_OF = date(2026, 6, 30)
 # The planted scenario sizes its patterns for a two-sided alpha of 0.001 (planted.yaml, "Sizes").

@@ -20,16 +20,16 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine
 
-from chanperf.analyzers import run_detectors
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext, load_analysis_config
-from chanperf.analyzers.drift import detect_metric_drift
-from chanperf.database import make_engine
-from chanperf.findings import MetricDrift
-from chanperf.models import Base
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext, load_analysis_config
+from chanperf.analysis.detect import run_detectors
+from chanperf.analysis.detectors.drift import detect_metric_drift
+from chanperf.analysis.findings import MetricDrift
+from chanperf.core.database import make_engine
+from chanperf.core.settings import REPO_ROOT, Settings
+from chanperf.core.stats import compare_proportions
+from chanperf.models.base import Base
 from chanperf.models.performance import PerformanceMetric, SegmentMetric
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT, Settings
-from chanperf.stats import compare_proportions
+from chanperf.policies.load import load_policies
 
 
 def make_ctx() -> AnalysisContext:
@@ -246,9 +246,9 @@ DEMO_AS_OF = date(2026, 11, 23)
 
 def _demo(tmp: Path, scenario: str, seed: int) -> Engine:
     """Generate a demo scenario into SQLite and collect the weeks drift compares (no lag)."""
-    from chanperf.collect import collect
     from chanperf.demo.generator import generate, period_for, write
     from chanperf.demo.scenario import load_scenario
+    from chanperf.metrics.collect import collect
 
     url = f"sqlite:///{tmp / scenario}.db"
     eng = make_engine(url)

@@ -39,17 +39,17 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
-from chanperf.analyzers.onboarding import (
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext
+from chanperf.analysis.detectors.onboarding import (
     analyze_onboarding_patterns,
     detect_kit_effectiveness,
     detect_region_patterns,
 )
-from chanperf.findings import KitEffectiveness, OnboardingTarget, RegionFailure
+from chanperf.analysis.findings import KitEffectiveness, OnboardingTarget, RegionFailure
+from chanperf.core.settings import REPO_ROOT
+from chanperf.core.stats import compare_proportions
 from chanperf.models.source import ChannelAccount, ChannelOnboarding
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT
-from chanperf.stats import compare_proportions
+from chanperf.policies.load import load_policies
 from tests.demo_data import PLANTED_ALPHA, demo_context, generate_demo_db, planted_truth
 
 AS_OF = date(2026, 6, 30)

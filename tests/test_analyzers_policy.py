@@ -16,15 +16,16 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine
 
-from chanperf.analyzers.alignment import margin_test
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
-from chanperf.analyzers.policy import (
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext
+from chanperf.analysis.detectors.alignment import detect_misalignments, margin_test
+from chanperf.analysis.detectors.policy import (
     covered_kits,
     detect_excessive_exceptions,
-    detect_misalignments,
     detect_policy_gaps,
 )
-from chanperf.findings import ExcessiveExceptions, Misalignment, UncoveredActivity
+from chanperf.analysis.findings import ExcessiveExceptions, Misalignment, UncoveredActivity
+from chanperf.core.settings import REPO_ROOT
+from chanperf.core.stats import compare_proportions
 from chanperf.models.source import (
     ChannelAccount,
     ChannelOnboarding,
@@ -32,9 +33,7 @@ from chanperf.models.source import (
     ChannelPolicyException,
     ChannelReactivation,
 )
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT
-from chanperf.stats import compare_proportions
+from chanperf.policies.load import load_policies
 
 IN_LOOKBACK = datetime(2024, 3, 1, 12)
 BEFORE_LOOKBACK = datetime(2023, 12, 1, 12)

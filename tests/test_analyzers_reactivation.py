@@ -41,24 +41,24 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
-from chanperf.analyzers.cohorts import DAYS_PER_MONTH
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
-from chanperf.analyzers.reactivation import (
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext
+from chanperf.analysis.detectors.cohorts import DAYS_PER_MONTH
+from chanperf.analysis.detectors.reactivation import (
     analyze_strategy_effectiveness,
     detect_compliance_drift,
     detect_discount_patterns,
     detect_reincidence_patterns,
 )
-from chanperf.findings import (
+from chanperf.analysis.findings import (
     DiscountComplianceDrift,
     DiscountReincidence,
     ReincidenceAboveMax,
     StrategyEffectiveness,
 )
+from chanperf.core.settings import REPO_ROOT
+from chanperf.core.stats import compare_proportions
 from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT
-from chanperf.stats import compare_proportions
+from chanperf.policies.load import load_policies
 from tests.demo_data import PLANTED_ALPHA, demo_context, generate_demo_db, planted_truth
 
 AS_OF = date(2026, 6, 30)

@@ -14,13 +14,17 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine
 
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
-from chanperf.analyzers.state import analyze_state_flows, detect_bottlenecks, weekly_exposure
-from chanperf.findings import StateBottleneck
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext
+from chanperf.analysis.detectors.state import (
+    analyze_state_flows,
+    detect_bottlenecks,
+    weekly_exposure,
+)
+from chanperf.analysis.findings import StateBottleneck
+from chanperf.core.settings import REPO_ROOT
+from chanperf.core.stats import compare_proportions
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT
-from chanperf.stats import compare_proportions
+from chanperf.policies.load import load_policies
 
 END = datetime(2024, 7, 1)
 

@@ -6,7 +6,7 @@ import pytest
 from rq import Queue
 from test_api_support import PREFIX, error_of, make_client
 
-from chanperf.queue import QUEUE_NAME
+from chanperf.jobs.queue import QUEUE_NAME
 
 pytest_plugins = ("test_api_support",)
 
@@ -34,12 +34,12 @@ def test_without_redis_the_analysis_runs_here_and_answers_a_finished_job(client,
 
 
 def test_a_failed_in_process_run_is_a_failed_job(client, keys, settings, monkeypatch):
-    import chanperf.analysis
+    import chanperf.analysis.run
 
     def broken(*_a, **_k):
         raise RuntimeError("detector exploded")
 
-    monkeypatch.setattr(chanperf.analysis, "run_detectors", broken)
+    monkeypatch.setattr(chanperf.analysis.run, "run_detectors", broken)
     r = client.post(
         f"{PREFIX}/analyze", json={"as_of": "2026-11-18"}, headers=keys.header("analyst")
     )

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from test_api_support import PREFIX, add_insight, add_metric, add_proposal
 
-from chanperf.enums import InsightStatus, PeriodType, ProposalStatus, Severity
+from chanperf.core.enums import InsightStatus, PeriodType, ProposalStatus, Severity
 
 pytest_plugins = ("test_api_support",)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from chanperf.settings import Settings
+from chanperf.core.settings import Settings
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from test_api_support import PREFIX, add_insight, add_proposal, error_of
 
-from chanperf.enums import InsightCategory, InsightStatus, InsightType, Severity
+from chanperf.core.enums import InsightCategory, InsightStatus, InsightType, Severity
 
 pytest_plugins = ("test_api_support",)
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from test_api_support import PREFIX, add_metric, error_of
 
-from chanperf.enums import PeriodType
+from chanperf.core.enums import PeriodType
 
 pytest_plugins = ("test_api_support",)
 

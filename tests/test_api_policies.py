@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from test_api_support import PREFIX, error_of
 
-from chanperf.policies import load_policies, record_versions
+from chanperf.policies.load import load_policies
+from chanperf.policies.versions import record_versions
 
 pytest_plugins = ("test_api_support",)
 

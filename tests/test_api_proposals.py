@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_api_support import PREFIX, add_proposal, error_of
 
-from chanperf.enums import ProposalStatus
+from chanperf.core.enums import ProposalStatus
 
 pytest_plugins = ("test_api_support",)
 

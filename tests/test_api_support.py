@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
-from chanperf.api_keys import new_key
-from chanperf.enums import (
+from chanperf.core.api_keys import new_key
+from chanperf.core.enums import (
     InsightCategory,
     InsightStatus,
     InsightType,
@@ -24,8 +24,8 @@ from chanperf.enums import (
     Severity,
     SuggestedAction,
 )
-from chanperf.models import PerformanceInsight, PerformanceMetric, PolicyProposal
-from chanperf.settings import Settings
+from chanperf.core.settings import Settings
+from chanperf.models.performance import PerformanceInsight, PerformanceMetric, PolicyProposal
 
 PREFIX = "/v1/performance"
 ROLES = ("viewer", "analyst", "approver")

@@ -9,21 +9,15 @@ import pytest
 from sqlalchemy import select
 from test_proposals import discount_finding, kit_finding, policies_copy, proposal_for
 
-from chanperf.enums import ProposalStatus
-from chanperf.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
-from chanperf.models import PolicyProposal
+from chanperf.core.enums import ProposalStatus
+from chanperf.core.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from chanperf.models.performance import PolicyProposal
 from chanperf.models.runs import PolicyVersion
-from chanperf.policies import load_policies
-from chanperf.proposals import (
-    apply_proposal,
-    approve_proposal,
-    get_proposal,
-    list_proposals,
-    proposal_diff,
-    reject_proposal,
-    store_proposal,
-    submit_for_review,
-)
+from chanperf.policies.load import load_policies
+from chanperf.proposals.apply import apply_proposal
+from chanperf.proposals.queries import get_proposal, list_proposals, proposal_diff
+from chanperf.proposals.store import store_proposal
+from chanperf.proposals.workflow import approve_proposal, reject_proposal, submit_for_review
 
 NOW = datetime(2026, 7, 1, 12, 0, 0)
 

@@ -20,18 +20,18 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from chanperf.analyzers.churn import (
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext
+from chanperf.analysis.detectors.churn import (
     MODEL_FEATURES,
     _fit,
     accounts_at_risk,
     churn_model_report,
     predict_churn_risk,
 )
-from chanperf.analyzers.context import AnalysisConfig, AnalysisContext
-from chanperf.findings import ChurnRisk
+from chanperf.analysis.findings import ChurnRisk
+from chanperf.core.settings import REPO_ROOT
 from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelStateTransition
-from chanperf.policies import load_policies
-from chanperf.settings import REPO_ROOT
+from chanperf.policies.load import load_policies
 
 START = datetime(2023, 8, 1)
 END = datetime(2024, 7, 1)

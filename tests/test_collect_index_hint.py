@@ -8,11 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from chanperf.collect import collect
-from chanperf.collectors import common
-from chanperf.database import make_engine
-from chanperf.models import Base, ChannelAccount, ChannelOrder, PerformanceMetric
-from chanperf.settings import REPO_ROOT, Settings
+from chanperf.core.database import make_engine
+from chanperf.core.settings import REPO_ROOT, Settings
+from chanperf.metrics import common
+from chanperf.metrics.collect import collect
+from chanperf.models.base import Base
+from chanperf.models.performance import PerformanceMetric
+from chanperf.models.source import ChannelAccount, ChannelOrder
 
 pytestmark = pytest.mark.mariadb
 

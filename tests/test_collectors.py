@@ -26,16 +26,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert
 
-from chanperf.collect import collect
-from chanperf.collectors import (
-    MetricWindows,
-    collect_activation_rates,
-    collect_margin_trends,
-    collect_strategy_effectiveness,
-)
-from chanperf.collectors.state import STATE_MEASURES
-from chanperf.enums import Dimension, PeriodType
-from chanperf.models import (
+from chanperf.core.enums import Dimension, PeriodType
+from chanperf.core.settings import Settings
+from chanperf.metrics.collect import collect
+from chanperf.metrics.common import MetricWindows
+from chanperf.metrics.onboarding import collect_activation_rates
+from chanperf.metrics.reactivation import collect_strategy_effectiveness
+from chanperf.metrics.revenue import collect_margin_trends
+from chanperf.metrics.state import STATE_MEASURES
+from chanperf.metrics.store import MEASURES, get_metrics
+from chanperf.models.performance import PerformanceMetric, SegmentMetric
+from chanperf.models.source import (
     ChannelAccount,
     ChannelFeedback,
     ChannelOnboarding,
@@ -43,11 +44,7 @@ from chanperf.models import (
     ChannelPolicyException,
     ChannelReactivation,
     ChannelStateTransition,
-    PerformanceMetric,
-    SegmentMetric,
 )
-from chanperf.repository import MEASURES, get_metrics
-from chanperf.settings import Settings
 
 WINDOWS = MetricWindows(activation_window_days=10, reincidence_window_days=20)
 AS_OF = datetime(2026, 3, 20, 12)
@@ -603,7 +600,7 @@ def test_frame_helpers(engine: Engine) -> None:
 
 def test_finish_frame_matches_finish_row_by_row() -> None:
     """The vectorised finish gives finish's values: ties, negatives, zero denominators."""
-    from chanperf.collectors.rollup import ADDITIVE, finish, finish_frame
+    from chanperf.metrics.rollup import ADDITIVE, finish, finish_frame
 
     rng = np.random.default_rng(3)
     n = 400
@@ -647,9 +644,9 @@ def test_revenue_cuts_are_named_back_in_the_database_collation(
             _ord(1, day, "20.00", "1"), _ord(2, day, "40.00", "1"), _ord(3, day, "10.00", "1"),
             _ord(4, day, "5.00", "1"), _ord(99, day, "1.00", "1"),
         ])  # fmt: skip
-    from chanperf.collectors import common, revenue
-    from chanperf.collectors.common import Span
-    from chanperf.periods import uniform_runs
+    from chanperf.core.periods import uniform_runs
+    from chanperf.metrics import common, revenue
+    from chanperf.metrics.common import Span
 
     monkeypatch.setattr(common, "CUT_MIN_DAYS", 0 if numbered else 10_000)
 
@@ -670,7 +667,7 @@ def test_revenue_cuts_are_named_back_in_the_database_collation(
 
 def test_parallel_readers_store_what_one_reader_stores(engine: Engine) -> None:
     """On MariaDB the families are read on two connections at once; on SQLite in order."""
-    from chanperf.collect import read_families
+    from chanperf.metrics.collect import read_families
 
     synthetic_channel(engine, seed=7, accounts=40)
     with engine.connect() as conn:
@@ -699,10 +696,10 @@ def test_transitions_through_a_state_outside_the_known_ones(
     (R2/S2): NEW on 02-11. Net per day: 02-10 R1/S1 NEW 0 (in and out), SUSPENDED +1;
     02-11 R1/S1 SUSPENDED -1, ACTIVE +1; R2/S2 NEW +1.
     """
-    from chanperf.collectors import common
-    from chanperf.collectors.common import Span
-    from chanperf.collectors.state import collect_state_transitions
-    from chanperf.periods import uniform_runs
+    from chanperf.core.periods import uniform_runs
+    from chanperf.metrics import common
+    from chanperf.metrics.common import Span
+    from chanperf.metrics.state import collect_state_transitions
 
     monkeypatch.setattr(common, "CUT_MIN_DAYS", 0 if numbered else 10_000)
     with engine.begin() as conn:

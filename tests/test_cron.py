@@ -15,8 +15,8 @@ import rq.cron
 from fakeredis import FakeStrictRedis
 from rq import Queue
 
-from chanperf.jobs import cron_table
-from chanperf.queue import QUEUE_NAME, build_cron_scheduler, set_process_timezone
+from chanperf.jobs.queue import QUEUE_NAME, build_cron_scheduler, set_process_timezone
+from chanperf.jobs.schedule import cron_table
 
 SP = ZoneInfo("America/Sao_Paulo")
 

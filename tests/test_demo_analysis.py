@@ -17,13 +17,13 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from chanperf.analysis import analyze
-from chanperf.database import make_engine, session_factory
+from chanperf.analysis.run import analyze
+from chanperf.core.database import make_engine, session_factory
+from chanperf.core.settings import REPO_ROOT, Settings
+from chanperf.demo.quality import found_from_row, matches
 from chanperf.demo.run import run_demo
 from chanperf.demo.scenario import resolve_scenario_path
-from chanperf.evaluation import found_from_row, matches
-from chanperf.models import PerformanceInsight, PolicyProposal
-from chanperf.settings import REPO_ROOT, Settings
+from chanperf.models.performance import PerformanceInsight, PolicyProposal
 from tests.demo_data import DEMO_AS_OF
 
 pytestmark = pytest.mark.slow

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from chanperf.database import make_engine
+from chanperf.core.database import make_engine
+from chanperf.core.errors import ConflictError, ValidationError
+from chanperf.core.settings import Settings
 from chanperf.demo.run import run_demo
 from chanperf.demo.scenario import load_scenario
-from chanperf.errors import ConflictError, ValidationError
-from chanperf.models import Base
-from chanperf.settings import Settings
+from chanperf.models.base import Base
 
 AS_OF = date(2026, 11, 23)
 # America/Sao_Paulo: the end of AS_OF is 03:00 UTC the next day.

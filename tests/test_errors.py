@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chanperf.errors import Problem
+from chanperf.core.errors import Problem
 
 
 def test_a_problem_names_its_field_once():

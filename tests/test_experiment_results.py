@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sqlalchemy import insert
 
-from chanperf.enums import ProposalStatus
-from chanperf.experiment_results import check_experiment_results
-from chanperf.experiments import assign_arm
-from chanperf.models import PolicyProposal
+from chanperf.core.enums import ProposalStatus
+from chanperf.experiments.design import assign_arm
+from chanperf.experiments.results import check_experiment_results
+from chanperf.models.performance import PolicyProposal
 from chanperf.models.source import ChannelAccount, ChannelOnboarding
 
 KEY = "onboarding.regions.R1.default_kit:test"

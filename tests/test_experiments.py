@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from scipy.stats import chisquare
 
-from chanperf.errors import ValidationError
-from chanperf.experiments import assign_arm, load_experiment_config, sample_size_per_arm
-from chanperf.settings import REPO_ROOT
+from chanperf.core.errors import ValidationError
+from chanperf.core.settings import REPO_ROOT
+from chanperf.experiments.design import assign_arm, load_experiment_config, sample_size_per_arm
 
 HALF = [("control", 0.5), ("treatment", 0.5)]
 

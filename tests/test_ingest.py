@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from chanperf.cli import main
-from chanperf.errors import ValidationError
-from chanperf.ingest import ingest_file
-from chanperf.models import ChannelAccount, ChannelOnboarding, ChannelOrder
+from chanperf.core.errors import ValidationError
+from chanperf.models.source import ChannelAccount, ChannelOnboarding, ChannelOrder
+from chanperf.source.ingest import ingest_file
 
 ACCOUNTS = """account_id,region,segment,created_at,state,health_score
 1,R1,S1,2026-01-05 10:00:00,ACTIVE,80.5

@@ -7,13 +7,20 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from chanperf.enums import InsightCategory, InsightStatus, InsightType, Severity, SuggestedAction
-from chanperf.errors import ConflictError, NotFoundError, ValidationError
-from chanperf.findings import KitEffectiveness
-from chanperf.impact import ImpactBasis, estimate_impact
-from chanperf.insight_drafts import InsightDraft
-from chanperf.insight_generator import fingerprint, generate_insights, update_insight_status
-from chanperf.models import PerformanceInsight
+from chanperf.analysis.findings import KitEffectiveness
+from chanperf.core.enums import (
+    InsightCategory,
+    InsightStatus,
+    InsightType,
+    Severity,
+    SuggestedAction,
+)
+from chanperf.core.errors import ConflictError, NotFoundError, ValidationError
+from chanperf.insights.drafts import InsightDraft
+from chanperf.insights.impact import ImpactBasis, estimate_impact
+from chanperf.insights.store import fingerprint, generate_insights
+from chanperf.insights.workflow import update_insight_status
+from chanperf.models.performance import PerformanceInsight
 
 BASIS = ImpactBasis(revenue_per_account_month=500.0)
 
@@ -76,7 +83,7 @@ def test_impact_of_a_kit_gap_by_hand():
 
 
 def test_impact_of_late_activation_counts_days_not_rate():
-    from chanperf.findings import OnboardingTarget
+    from chanperf.analysis.findings import OnboardingTarget
 
     f = OnboardingTarget(
         org_id=1,
@@ -97,7 +104,7 @@ def test_impact_of_late_activation_counts_days_not_rate():
 
 
 def test_nps_drift_has_no_money_and_rate_drift_has():
-    from chanperf.findings import MetricDrift
+    from chanperf.analysis.findings import MetricDrift
 
     common = dict(org_id=1, period_start=date(2026, 4, 1), period_end=date(2026, 6, 30))
     nps = MetricDrift(

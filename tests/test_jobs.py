@@ -9,17 +9,18 @@ from rq.job import Job
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-import chanperf.analysis
-from chanperf.enums import RunStatus
-from chanperf.jobs import (
+import chanperf.analysis.run
+from chanperf.core.enums import RunStatus
+from chanperf.jobs.queue import QUEUE_NAME, enqueue_unique, fetch_job
+from chanperf.jobs.tasks import (
     check_experiments_job,
     generate_proposals_job,
     is_transient,
     retry_transient_only,
     run_analysis_job,
 )
-from chanperf.models import AnalysisRun, PerformanceInsight
-from chanperf.queue import QUEUE_NAME, enqueue_unique, fetch_job
+from chanperf.models.performance import PerformanceInsight
+from chanperf.models.runs import AnalysisRun
 
 
 def test_a_second_run_with_the_same_key_returns_the_first(settings, sessions):
@@ -35,7 +36,7 @@ def test_a_job_killed_mid_run_leaves_nothing_and_runs_again(settings, sessions, 
     def killed(*_a, **_k):
         raise KeyboardInterrupt("worker killed")  # not an Exception: like a SIGINT mid-run
 
-    monkeypatch.setattr(chanperf.analysis, "generate_insights", killed)
+    monkeypatch.setattr(chanperf.analysis.run, "generate_insights", killed)
     with pytest.raises(KeyboardInterrupt):
         run_analysis_job(1, "2026-11-19", "k-killed", settings=settings)
     with sessions() as s:

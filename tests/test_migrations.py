@@ -20,9 +20,9 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from chanperf.cli import main
-from chanperf.database import make_engine
-from chanperf.migrate import compare_server_default, current, make_config
-from chanperf.models import Base
+from chanperf.core.database import make_engine
+from chanperf.migrations.upgrade import compare_server_default, current, make_config
+from chanperf.models.base import Base
 
 _suffixes = itertools.count(1)
 

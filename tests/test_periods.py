@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chanperf.enums import PeriodType
-from chanperf.periods import Period, local_day_of, periods_touching, uniform_runs
+from chanperf.core.enums import PeriodType
+from chanperf.core.periods import Period, local_day_of, periods_touching, uniform_runs
 
 SP = ZoneInfo("America/Sao_Paulo")
 

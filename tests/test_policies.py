@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from chanperf.errors import NotFoundError, ValidationError
+from chanperf.core.errors import NotFoundError, ValidationError
+from chanperf.core.settings import REPO_ROOT
 from chanperf.models.runs import PolicyVersion
-from chanperf.policies import known_policies, load_policies, record_versions
-from chanperf.settings import REPO_ROOT
+from chanperf.policies.load import known_policies, load_policies
+from chanperf.policies.versions import record_versions
 
 POLICIES = REPO_ROOT / "policies"
 BROKEN = Path(__file__).parent / "fixtures" / "broken_policies"

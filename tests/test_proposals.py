@@ -16,18 +16,19 @@ import pytest
 from scipy.stats import norm
 from sqlalchemy import func, select
 
-from chanperf.enums import ProposalStatus, SuggestedAction
-from chanperf.experiments import PopulationStats, load_experiment_config
-from chanperf.findings import DiscountReincidence, Finding, KitEffectiveness
-from chanperf.insight_drafts import InsightDraft, build_insight_drafts
-from chanperf.insight_generator import InsightSync
-from chanperf.models import PolicyProposal
-from chanperf.policies import PolicySet, load_policies
-from chanperf.proposal_generator import ProposalSpec, generate_policy_proposal
-from chanperf.proposals import SYSTEM_ACTOR, create_proposals_for_run, store_proposal
-from chanperf.rules import load_rules
-from chanperf.rules_engine import evaluate
-from chanperf.settings import REPO_ROOT
+from chanperf.analysis.findings import DiscountReincidence, Finding, KitEffectiveness
+from chanperf.core.enums import ProposalStatus, SuggestedAction
+from chanperf.core.settings import REPO_ROOT
+from chanperf.experiments.design import PopulationStats, load_experiment_config
+from chanperf.insights.drafts import InsightDraft, build_insight_drafts
+from chanperf.insights.store import InsightSync
+from chanperf.models.performance import PolicyProposal
+from chanperf.policies.load import PolicySet, load_policies
+from chanperf.proposals.generate import ProposalSpec, generate_policy_proposal
+from chanperf.proposals.store import create_proposals_for_run, store_proposal
+from chanperf.proposals.workflow import SYSTEM_ACTOR
+from chanperf.rules.engine import evaluate
+from chanperf.rules.load import load_rules
 
 RULES = REPO_ROOT / "rules"
 CONFIG = load_experiment_config(RULES)
@@ -188,7 +189,7 @@ def test_kit_insight_sets_the_regions_default_kit(tmp_path: Path, new_region: bo
 
 
 def test_json_pointer_escaping(tmp_path: Path) -> None:
-    from chanperf.policy_files import make_patch, pointer
+    from chanperf.policies.files import make_patch, pointer
 
     assert pointer("regions.A/B~C.default_kit") == "/params/regions/A~1B~0C/default_kit"
     patch = make_patch({"params": {"regions": {}}}, "regions.A/B.default_kit", "K")
@@ -327,8 +328,8 @@ def test_cli_lists_diffs_approves_applies(settings, sessions, tmp_path: Path) ->
 def test_replay_shows_the_insight_that_would_disappear(settings, sessions, tmp_path, monkeypatch):
     """A detector that compares kits against whatever the policy prescribes: under the
     proposed policy the better kit *is* the policy kit, so the insight goes away."""
-    import chanperf.analyzers as analyzers
-    from chanperf.replay import replay_proposal
+    import chanperf.analysis.detect as analyzers
+    from chanperf.proposals.replay import replay_proposal
 
     folder = policies_copy(tmp_path)
     policies = load_policies(folder)

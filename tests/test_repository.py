@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, func, select
 
-from chanperf.enums import Dimension, PeriodType
-from chanperf.errors import ValidationError
-from chanperf.models import PerformanceMetric, SegmentMetric
-from chanperf.repository import (
+from chanperf.core.enums import Dimension, PeriodType
+from chanperf.core.errors import ValidationError
+from chanperf.metrics.store import (
     MEASURES,
     get_metrics,
     get_trends,
@@ -20,6 +19,7 @@ from chanperf.repository import (
     save_metrics,
     save_period_rows,
 )
+from chanperf.models.performance import PerformanceMetric, SegmentMetric
 
 
 def test_measures_are_every_measure_column() -> None:

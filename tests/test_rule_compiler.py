@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from chanperf.policies import load_policies
-from chanperf.rule_compiler import GOLDEN, NEVER, compile_condition, golden_text
-from chanperf.rule_eval import matches
-from chanperf.rules import AllOf, AnyOf, Compare, Exists, Ref
-from chanperf.settings import REPO_ROOT
+from chanperf.core.settings import REPO_ROOT
+from chanperf.policies.load import load_policies
+from chanperf.rules.compile import NEVER, compile_condition, golden_text
+from chanperf.rules.load import AllOf, AnyOf, Compare, Exists, Ref
+from chanperf.rules.pure import matches
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "compiled_rules.json"
 
 
 def test_compiled_shipped_pack_equals_the_golden_file() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chanperf.rule_templates import render_text, template_problems
+from chanperf.rules.templates import render_text, template_problems
 
 
 def policy_get(name: str) -> object:

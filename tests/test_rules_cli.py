@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from chanperf.cli import main
-from chanperf.settings import REPO_ROOT
+from chanperf.core.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

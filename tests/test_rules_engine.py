@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from chanperf import rules_engine
-from chanperf.findings import RegionFailure
-from chanperf.insight_drafts import build_insight_drafts
-from chanperf.policies import PolicySet, load_policies
-from chanperf.rule_tests import load_rule_tests, run_rule_test
-from chanperf.rules import load_rules
-from chanperf.settings import REPO_ROOT
+from chanperf.analysis.findings import RegionFailure
+from chanperf.core.settings import REPO_ROOT
+from chanperf.insights.drafts import build_insight_drafts
+from chanperf.policies.load import PolicySet, load_policies
+from chanperf.rules import engine as rules_engine
+from chanperf.rules.load import load_rules
+from chanperf.rules.testing import load_rule_tests, run_rule_test
 
 
 @pytest.fixture(scope="module")

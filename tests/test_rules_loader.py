@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from chanperf.errors import ValidationError
-from chanperf.findings import FINDING_FIELDS, FINDING_TYPES
-from chanperf.policies import PolicySet, load_policies
-from chanperf.rules import AllOf, Compare, Ref, load_rules
-from chanperf.settings import REPO_ROOT
+from chanperf.analysis.findings import FINDING_FIELDS, FINDING_TYPES
+from chanperf.core.errors import ValidationError
+from chanperf.core.settings import REPO_ROOT
+from chanperf.policies.load import PolicySet, load_policies
+from chanperf.rules.load import AllOf, Compare, Ref, load_rules
 
 BROKEN = Path(__file__).parent / "fixtures" / "broken_rules"
 

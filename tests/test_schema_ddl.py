@@ -1,7 +1,7 @@
 """sql/*.sql on MariaDB build exactly the schema the migrations build, and the views work.
 
 Three fresh databases beside this run's own: one from the SQL files, one from
-`chanperf.migrate.upgrade`, one from the ORM's create_all. They are compared through
+`chanperf.migrations.upgrade.upgrade`, one from the ORM's create_all. They are compared through
 information_schema, so what is checked is what the server really made of each.
 """
 
@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from chanperf.database import make_engine
-from chanperf.migrate import upgrade
-from chanperf.models import Base
+from chanperf.core.database import make_engine
+from chanperf.core.settings import REPO_ROOT
+from chanperf.migrations.upgrade import upgrade
+from chanperf.models.base import Base
 from chanperf.models.source import SOURCE_TABLES
-from chanperf.settings import REPO_ROOT
 
 pytestmark = pytest.mark.mariadb
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from chanperf.analysis import analyze
-from chanperf.database import make_engine
+from chanperf.analysis.run import analyze
+from chanperf.core.database import make_engine
+from chanperf.core.settings import REPO_ROOT, Settings
 from chanperf.demo.run import run_demo
-from chanperf.migrate import upgrade
-from chanperf.models import AnalysisRun, ChannelAccount, PerformanceInsight, PerformanceMetric
-from chanperf.settings import REPO_ROOT, Settings
+from chanperf.migrations.upgrade import upgrade
+from chanperf.models.performance import PerformanceInsight, PerformanceMetric
+from chanperf.models.runs import AnalysisRun
+from chanperf.models.source import ChannelAccount
 from tests.demo_data import DEMO_AS_OF
 
 pytestmark = pytest.mark.slow

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from chanperf.errors import ConfigError
-from chanperf.settings import Settings
+from chanperf.core.errors import ConfigError
+from chanperf.core.settings import Settings
 
 
 def test_defaults_when_nothing_is_set(tmp_path, monkeypatch):

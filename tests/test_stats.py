@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from chanperf import stats
+from chanperf.core import stats
 
 Z = 1.959963984540054
 

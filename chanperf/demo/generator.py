@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, delete, insert
 from chanperf.demo import activity
 from chanperf.demo.lifecycle import STATES, Lifecycles, simulate
 from chanperf.demo.scenario import Scenario
-from chanperf.models import Base
+from chanperf.models.base import Base
 from chanperf.models.source import (
     ChannelAccount,
     ChannelFeedback,

@@ -17,6 +17,7 @@ from chanperf.demo.sampling import (
     FloatArray,
     choose,
     choose_fixed,
+    matches,
     piecewise_exponential,
     resolve,
     truncated_lognormal,
@@ -230,7 +231,6 @@ def _discounts(
     started: FloatArray, horizon: float,
 ) -> FloatArray:  # fmt: skip
     """Discount per attempt from its strategy's buckets (the last matching effect wins)."""
-    from chanperf.demo.sampling import matches
 
     n = strategy.size
     out = np.zeros(n)

@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from chanperf.analysis import analyze
-from chanperf.database import make_engine
-from chanperf.enums import PeriodType, Severity
-from chanperf.models import PerformanceInsight, PolicyProposal
-from chanperf.repository import get_metrics
-from chanperf.settings import Settings
+from chanperf.analysis.context import source_context
+from chanperf.analysis.detectors.churn import churn_model_report
+from chanperf.analysis.run import analyze
+from chanperf.core.database import make_engine
+from chanperf.core.enums import PeriodType, Severity
+from chanperf.core.settings import Settings
+from chanperf.metrics.store import get_metrics
+from chanperf.models.performance import PerformanceInsight, PolicyProposal
 
 Echo = Callable[[str], None]
 
@@ -98,8 +100,6 @@ def _print_kpis(conn: Any, org_id: int, as_of: date, echo: Echo) -> None:
 
 
 def _print_churn_model(settings: Settings, org_id: int, as_of: date, echo: Echo) -> None:
-    from chanperf.analysis import source_context
-    from chanperf.analyzers.churn import churn_model_report
 
     with source_context(settings, org_id, as_of) as (conn, ctx):
         report = churn_model_report(conn, ctx)

@@ -13,7 +13,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
-from chanperf.database import make_engine
+from chanperf.core.database import make_engine
+from chanperf.core.errors import ConflictError
+from chanperf.core.settings import Settings
 from chanperf.demo.generator import (
     SOURCE_ORDER,
     Generated,
@@ -23,10 +25,10 @@ from chanperf.demo.generator import (
     period_for,
     write,
 )
+from chanperf.demo.report import report_analysis
 from chanperf.demo.scenario import Scenario, load_scenario
-from chanperf.errors import ConflictError
-from chanperf.models import Base
-from chanperf.settings import Settings
+from chanperf.migrations.upgrade import upgrade
+from chanperf.models.base import Base
 
 Echo = Callable[[str], None]
 
@@ -71,8 +73,6 @@ def run_demo(
         result = DemoResult(scn, period, data.counts(), clock.perf_counter() - started)
         print_report(engine, result, org_id, seed, echo)
         if analyse:
-            from chanperf.demo.report import report_analysis
-
             report_analysis(settings, org_id, day, echo)
         return result
     finally:
@@ -87,15 +87,6 @@ def ensure_schema(database_url: str) -> None:
     finally:
         engine.dispose()
     if "alembic_version" not in names and set(Base.metadata.tables) <= names:
-        return
-    try:
-        from chanperf.migrate import upgrade
-    except ImportError:  # the migrations module is not there yet in every checkout
-        engine = make_engine(database_url)
-        try:
-            Base.metadata.create_all(engine)
-        finally:
-            engine.dispose()
         return
     upgrade(database_url)
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chanperf.core.enums import InsightCategory, InsightType
+from chanperf.core.errors import Problem, ValidationError
+from chanperf.core.yaml_positions import YamlDocument, read_yaml
 from chanperf.demo.params import FILTER_FIELDS, NOT_IN_RATES, PARAMS
-from chanperf.enums import InsightCategory, InsightType
-from chanperf.errors import Problem, ValidationError
-from chanperf.yaml_source import YamlDocument, read_yaml
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 

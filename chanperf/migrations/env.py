@@ -1,6 +1,6 @@
-"""Alembic environment, configured from code by `chanperf.migrate` (no alembic.ini needed).
+"""Alembic environment, configured from code by `chanperf.migrations.upgrade` (no alembic.ini needed).
 
-`chanperf.migrate` hands over an open connection in `config.attributes["connection"]`;
+`chanperf.migrations.upgrade` hands over an open connection in `config.attributes["connection"]`;
 without one (a developer running `alembic` by hand) the URL in `sqlalchemy.url` is used.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from chanperf.database import make_engine
-from chanperf.migrate import compare_server_default
-from chanperf.models import Base
+from chanperf.core.database import make_engine
+from chanperf.migrations.upgrade import compare_server_default
+from chanperf.models.base import Base
 
 config = context.config
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chanperf.enums import (
+from chanperf.core.enums import (
     Dimension,
     InsightCategory,
     InsightStatus,

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from chanperf.enums import RunStatus
+from chanperf.core.enums import RunStatus
 from chanperf.models.base import Base
 from chanperf.models.types import BigId, JsonDict, UtcDateTime, enum_column
 

@@ -12,8 +12,8 @@ from datetime import date
 
 import pytest
 
-from chanperf.evaluation import evaluate_run, prepare
-from chanperf.settings import REPO_ROOT, Settings
+from chanperf.core.settings import REPO_ROOT, Settings
+from chanperf.demo.quality import evaluate_run, prepare
 
 pytestmark = pytest.mark.slow
 

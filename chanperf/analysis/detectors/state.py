@@ -1,0 +1,292 @@
+"""Account-state detectors (spec/insights.md row 7; row 8 lives in `churn.py`).
+
+`detect_bottlenecks` gives two kinds of `StateBottleneck` finding:
+
+- "time_in_state": for every state with a `states.max_days_in_state.<STATE>`, the
+  accounts in that state at the end of the as-of day, their days in it (end of
+  as-of − their latest transition, which is the transition into the current
+  state), and a one-sided sign test that the median exceeds the policy maximum;
+  channel-wide and per region. `accounts_affected` = accounts over the maximum,
+  `rate_b` their share.
+- "over_max_share": per state and region, the share of the region's accounts in
+  the state that are over the maximum (b) against that share in the rest of the
+  channel (a), two-proportion test. A region that leaves accounts stuck shows
+  here even while fresh arrivals keep its median under the maximum (the demo's
+  planted SUDESTE: 47 % over 90 days, median 84, against 0 % elsewhere).
+- "transition_rate": for a state X and a target Y in {STALLED, CHURNED}, the
+  share of accounts in X at the start of an ISO week that have a transition to Y
+  during that week; account-weeks of the recent weeks (b) against those of the
+  baseline weeks (a), two-proportion test; channel-wide and per region. The same
+  account appears in several weeks, so the test treats account-weeks as
+  independent (an approximation that slightly understates the variance). A pair
+  never seen in either period is not a comparison and gives no finding.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, and_, distinct, func, select
+
+from chanperf.analysis.context import AnalysisContext
+from chanperf.analysis.detectors.churn import predict_churn_risk
+from chanperf.analysis.detectors.comparisons import (
+    account_states_at,
+    base,
+    days_between,
+    frame,
+    median_interval,
+    num,
+    relative,
+    times,
+    two_proportions,
+    week_span,
+)
+from chanperf.analysis.findings import Finding, StateBottleneck
+from chanperf.core.enums import AccountState
+from chanperf.core.stats import median_above
+from chanperf.models.source import ChannelAccount, ChannelStateTransition
+
+__all__ = [
+    "analyze_state_flows",
+    "detect_bottlenecks",
+    "predict_churn_risk",
+    "weekly_exposure",
+]
+
+TARGETS = (AccountState.STALLED.value, AccountState.CHURNED.value)
+CHANNEL = "__channel__"  # group key of the channel-wide comparison (never a region code)
+
+
+def analyze_state_flows(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
+    """State → state transitions of the lookback period.
+
+    Columns: `from_state` (None for an account's first state), `to_state`,
+    `transitions` (count), `accounts` (distinct accounts), `share` (transitions /
+    all transitions out of `from_state` in the period). Sorted by from/to state.
+    """
+    t = ChannelStateTransition.__table__
+    stmt = (
+        select(
+            t.c.from_state,
+            t.c.to_state,
+            func.count().label("transitions"),
+            func.count(distinct(t.c.account_id)).label("accounts"),
+        )
+        .where(
+            t.c.org_id == ctx.org_id,
+            t.c.transitioned_at >= ctx.utc(ctx.period_start),
+            t.c.transitioned_at < ctx.end_utc,
+        )
+        .group_by(t.c.from_state, t.c.to_state)
+    )
+    flows = frame(conn, stmt)
+    if flows.empty:
+        return pd.DataFrame(columns=["from_state", "to_state", "transitions", "accounts", "share"])
+    flows["transitions"] = flows["transitions"].astype(int)
+    flows["accounts"] = flows["accounts"].astype(int)
+    out_of = flows.groupby(flows["from_state"].fillna(""), dropna=False)["transitions"].transform(
+        "sum"
+    )
+    flows["share"] = flows["transitions"] / out_of
+    return flows.sort_values(["from_state", "to_state"], na_position="first").reset_index(drop=True)
+
+
+def weekly_exposure(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
+    """Account-weeks of the baseline and recent weeks: who was in which state at each week's start.
+
+    Columns: week (Monday), period ("baseline"/"recent"), account_id, region,
+    state (at the week's start), and one boolean column per target in TARGETS
+    (a transition to it during the week).
+    """
+    baseline, recent = ctx.weeks()
+    start, end = week_span(ctx, baseline)[0], week_span(ctx, recent)[1]
+    t = ChannelStateTransition.__table__
+    # States at the first week's start, then the transitions of the window roll them forward.
+    at_start = account_states_at(conn, ctx.org_id, start)[["account_id", "region", "state"]]
+    a = ChannelAccount.__table__
+    moves = frame(
+        conn,
+        select(t.c.account_id, a.c.region, t.c.to_state, t.c.transitioned_at, t.c.id)
+        .select_from(t.join(a, and_(a.c.org_id == t.c.org_id, a.c.account_id == t.c.account_id)))
+        .where(t.c.org_id == ctx.org_id, t.c.transitioned_at >= start, t.c.transitioned_at < end)
+        .order_by(t.c.transitioned_at, t.c.id),
+    )
+    moves["transitioned_at"] = times(moves["transitioned_at"])
+    parts: list[pd.DataFrame] = []
+    for period, mondays in (("baseline", baseline), ("recent", recent)):
+        for monday in mondays:
+            w_start, w_end = ctx.utc(monday), ctx.utc(monday + timedelta(days=7))
+            before = moves[moves["transitioned_at"] < pd.Timestamp(w_start)]
+            latest = before.drop_duplicates("account_id", keep="last")[
+                ["account_id", "region", "to_state"]
+            ]
+            states = pd.concat(
+                [
+                    at_start[~at_start["account_id"].isin(latest["account_id"])],
+                    latest.rename(columns={"to_state": "state"}),
+                ],
+                ignore_index=True,
+            )
+            during = moves[
+                (moves["transitioned_at"] >= pd.Timestamp(w_start))
+                & (moves["transitioned_at"] < pd.Timestamp(w_end))
+            ]
+            for target in TARGETS:
+                movers = set(during.loc[during["to_state"] == target, "account_id"])
+                states[target] = states["account_id"].isin(movers)
+            states["week"] = monday
+            states["period"] = period
+            parts.append(states)
+    columns = ["week", "period", "account_id", "region", "state", *TARGETS]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _time_in_state(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
+    limits: dict[str, Any] = ctx.policies.get("states.max_days_in_state", {}) or {}
+    states = account_states_at(conn, ctx.org_id, ctx.end_utc)
+    if states.empty or not limits:
+        return []
+    states["days"] = days_between(states["entered_at"], ctx.end_utc)
+    findings: list[Finding] = []
+    for state, limit in sorted(limits.items()):
+        in_state = states[states["state"] == state]
+        groups = [(CHANNEL, in_state), *sorted(in_state.groupby("region"), key=lambda g: str(g[0]))]
+        for region, group in groups:
+            if group.empty:
+                continue
+            days = group["days"].to_numpy(dtype=float)
+            median, p = median_above(days, float(limit))
+            low, high = median_interval(days)
+            over = int((days > float(limit)).sum())
+            effect = median - float(limit)
+            where = (
+                {"state": str(state)}
+                if region == CHANNEL
+                else {"state": str(state), "region": str(region)}
+            )
+            findings.append(
+                StateBottleneck(
+                    **base(ctx, where),
+                    signal="time_in_state",
+                    state=str(state),
+                    region=None if region == CHANNEL else str(region),
+                    median_days=median,
+                    max_days=float(limit),
+                    accounts_affected=over,
+                    n=len(days),
+                    n_b=len(days),
+                    rate_b=over / len(days),
+                    effect=effect,
+                    relative_effect=relative(effect, float(limit)),
+                    ci_low=num(low - float(limit)),
+                    ci_high=num(high - float(limit)),
+                    p_value=p,
+                    policy="states",
+                    parameter=f"max_days_in_state.{state}",
+                    policy_value=float(limit),
+                    extra={"mean_days": float(np.mean(days)), "test": "sign_test_median"},
+                )
+            )
+            if region != CHANNEL:
+                findings.extend(
+                    _over_max_vs_rest(ctx, str(state), float(limit), str(region), in_state)
+                )
+    return findings
+
+
+def _over_max_vs_rest(
+    ctx: AnalysisContext, state: str, limit: float, region: str, in_state: pd.DataFrame
+) -> list[Finding]:
+    """Share of the region's accounts in `state` over the limit (b) against the rest of the channel (a)."""
+    over = in_state["days"] > limit
+    mine = in_state["region"] == region
+    x_b, n_b = int(over[mine].sum()), int(mine.sum())
+    x_a, n_a = int(over[~mine].sum()), int((~mine).sum())
+    if n_a == 0 or x_a + x_b == 0:
+        return []  # no other region, or nobody over the limit anywhere: nothing compared
+    return [
+        StateBottleneck(
+            **base(ctx, {"state": state, "region": region}),
+            signal="over_max_share",
+            state=state,
+            region=region,
+            median_days=float(in_state.loc[mine, "days"].median()),
+            max_days=limit,
+            accounts_affected=x_b,
+            **two_proportions(x_b, n_b, x_a, n_a),
+            policy="states",
+            parameter=f"max_days_in_state.{state}",
+            policy_value=limit,
+            extra={
+                "rest_over_max": x_a,
+                "rest_median_days": float(in_state.loc[~mine, "days"].median()),
+            },
+        )
+    ]
+
+
+def _transition_rates(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
+    exposure = weekly_exposure(conn, ctx)
+    if exposure.empty:
+        return []
+    flows = analyze_state_flows(conn, ctx)
+    baseline, recent = ctx.weeks()
+    findings: list[Finding] = []
+    channel = exposure.assign(region=CHANNEL)
+    for region, rows in [
+        (CHANNEL, channel),
+        *sorted(exposure.groupby("region"), key=lambda g: str(g[0])),
+    ]:
+        for target in TARGETS:
+            counts = (
+                rows[rows["state"] != target]
+                .groupby(["state", "period"])[target]
+                .agg(["sum", "count"])
+            )
+            for state in sorted({s for s, _ in counts.index}):
+                if state == AccountState.CHURNED.value:
+                    continue  # nothing leaves CHURNED
+                try:
+                    x_a, n_a = (int(v) for v in counts.loc[(state, "baseline")])
+                    x_b, n_b = (int(v) for v in counts.loc[(state, "recent")])
+                except KeyError:
+                    continue  # no account in this state in one of the periods
+                if x_a + x_b == 0:
+                    continue  # the transition never happened: nothing was compared
+                flow = flows[(flows["from_state"] == state) & (flows["to_state"] == target)]
+                where = {"state": state, "to_state": target}
+                extra: dict[str, int | str] = {
+                    "baseline_transitions": x_a,
+                    "recent_transitions": x_b,
+                    "baseline_weeks": len(baseline),
+                    "recent_weeks": len(recent),
+                    "recent_first_week": recent[0].isoformat(),
+                }
+                if region == CHANNEL:
+                    extra["lookback_transitions"] = int(flow["transitions"].sum())
+                else:
+                    where["region"] = str(region)
+                findings.append(
+                    StateBottleneck(
+                        **base(ctx, where),
+                        signal="transition_rate",
+                        state=state,
+                        to_state=target,
+                        region=None if region == CHANNEL else str(region),
+                        accounts_affected=x_b,
+                        **two_proportions(x_b, n_b, x_a, n_a),
+                        extra=extra,
+                    )
+                )
+    return findings
+
+
+def detect_bottlenecks(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
+    """Accounts stuck in a state longer than the policy allows; transition rates jumping."""
+    return _time_in_state(conn, ctx) + _transition_rates(conn, ctx)

@@ -1,0 +1,119 @@
+"""One Settings object built from CHANPERF_* variables (and `.env`), passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from platformdirs import user_data_dir
+
+from chanperf.core.errors import ConfigError
+
+# The repository checkout holds the shipped policy and rule packs next to the package.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_database_url() -> str:
+    """./chanperf.db when the working folder is writable, else the user's data folder."""
+    cwd = Path.cwd()
+    if os.access(cwd, os.W_OK):
+        return f"sqlite:///{cwd / 'chanperf.db'}"
+
+    data = Path(user_data_dir("chanperf"))
+    data.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data / 'chanperf.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=_default_database_url)
+    source_database_url: str | None = None
+    redis_url: str | None = None
+    policies_dir: Path = REPO_ROOT / "policies"
+    rules_dir: Path = REPO_ROOT / "rules"
+    timezone: str = "America/Sao_Paulo"
+    port: int = 8024
+    api_keys_file: Path | None = None
+    api_keys: str | None = None
+    log_level: str = "INFO"
+    # Connections a collect reads the source with at once (MariaDB/MySQL; 1 = serial).
+    collect_readers: int = 2
+    # True when CHANPERF_DATABASE_URL (or --database-url) chose the database: the demo
+    # then refuses to overwrite data unless asked, instead of using its own file.
+    database_url_chosen: bool = False
+
+    @property
+    def source_url(self) -> str:
+        return self.source_database_url or self.database_url
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as CHANPERF_* variables: what a child process (the API server)
+        needs to build the same Settings with `from_env`."""
+        values = {
+            "DATABASE_URL": self.database_url,
+            "SOURCE_DATABASE_URL": self.source_database_url,
+            "REDIS_URL": self.redis_url,
+            "POLICIES_DIR": str(self.policies_dir),
+            "RULES_DIR": str(self.rules_dir),
+            "TIMEZONE": self.timezone,
+            "PORT": str(self.port),
+            "API_KEYS_FILE": str(self.api_keys_file) if self.api_keys_file else None,
+            "API_KEYS": self.api_keys,
+            "LOG_LEVEL": self.log_level,
+            "COLLECT_READERS": str(self.collect_readers),
+        }
+        return {f"CHANPERF_{k}": v for k, v in values.items() if v is not None}
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
+        """Read CHANPERF_* variables; a `.env` in the working folder fills what is unset."""
+        env: dict[str, str] = {}
+        if dotenv and environ is None and Path(".env").is_file():
+            env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = env.get(f"CHANPERF_{name}")
+            return value if value not in (None, "") else None
+
+        kwargs: dict[str, object] = {}
+        if (v := get("DATABASE_URL")) is not None:
+            kwargs["database_url"] = v
+            kwargs["database_url_chosen"] = True
+        kwargs["source_database_url"] = get("SOURCE_DATABASE_URL")
+        kwargs["redis_url"] = get("REDIS_URL")
+        if (v := get("POLICIES_DIR")) is not None:
+            kwargs["policies_dir"] = Path(v)
+        if (v := get("RULES_DIR")) is not None:
+            kwargs["rules_dir"] = Path(v)
+        if (v := get("TIMEZONE")) is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ConfigError(f"CHANPERF_TIMEZONE: unknown time zone {v!r}") from exc
+            kwargs["timezone"] = v
+        if (v := get("PORT")) is not None:
+            if not v.isdigit() or not 0 < int(v) < 65536:
+                raise ConfigError(f"CHANPERF_PORT: not a TCP port: {v!r}")
+            kwargs["port"] = int(v)
+        if (v := get("API_KEYS_FILE")) is not None:
+            kwargs["api_keys_file"] = Path(v)
+        kwargs["api_keys"] = get("API_KEYS")
+        if (v := get("COLLECT_READERS")) is not None:
+            if not v.isdigit() or not 1 <= int(v) <= 32:
+                raise ConfigError(f"CHANPERF_COLLECT_READERS: not a number from 1 to 32: {v!r}")
+            kwargs["collect_readers"] = int(v)
+        if (v := get("LOG_LEVEL")) is not None:
+            kwargs["log_level"] = v.upper()
+        return cls(**kwargs)  # type: ignore[arg-type]

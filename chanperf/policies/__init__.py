@@ -1,0 +1,6 @@
+"""Policies as code: `policies/*.yaml`, how the channel is meant to run.
+
+Takes a policy folder; returns a validated `PolicySet` (`load`), records the versions
+an organisation ran under (`versions`), edits files as text with JSON Patch and a
+comment-preserving round trip (`files`), and reads them back for the API (`queries`).
+"""

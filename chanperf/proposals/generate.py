@@ -1,0 +1,307 @@
+"""From an insight draft with a proposal to a reviewable policy change with an experiment plan.
+
+The seed's three functions live here: `generate_policy_proposal`,
+`calculate_expected_impact` and `generate_experiment_plan`. Everything is a
+pure function of the draft, the policy set, the file text and the population
+measured from the source tables (`PopulationStats`); the database work of
+storing and deduplicating proposals is in `create_proposals_for_run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chanperf.core.enums import SuggestedAction
+from chanperf.core.settings import REPO_ROOT
+from chanperf.experiments.design import (
+    ExperimentConfig,
+    ParameterPlan,
+    PopulationStats,
+    load_experiment_config,
+    sample_size_per_arm,
+)
+from chanperf.insights.drafts import InsightDraft
+from chanperf.policies.files import apply_to_text, make_patch, unified_diff
+from chanperf.policies.load import PolicySet
+
+PROPOSAL_ACTIONS = frozenset(
+    {
+        SuggestedAction.CHANGE_POLICY,
+        SuggestedAction.ADJUST_PARAMETER,
+        SuggestedAction.RUN_EXPERIMENT,
+    }
+)
+
+
+def proposal_fingerprint(org_id: int, policy: str, parameter: str, value: Any) -> str:
+    """One open proposal per change: org, policy, parameter path and proposed value."""
+    parts = [str(org_id), policy, parameter, json.dumps(value, sort_keys=True)]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProposalSpec:
+    """Everything a PolicyProposal row holds, before it is stored."""
+
+    org_id: int
+    rule_id: str
+    suggested_action: SuggestedAction
+    policy_name: str
+    parameter_path: str
+    title: str
+    rationale: str
+    base_policy_version: int
+    current_value: Any
+    proposed_value: Any
+    current_policy: dict[str, Any]
+    proposed_policy: dict[str, Any]
+    policy_patch: list[dict[str, Any]]
+    policy_diff: str
+    evidence: Mapping[str, Any]
+    affected_region: str | None
+    affected_segment: str | None
+    fingerprint: str
+    config: ExperimentConfig
+    parameter_plan: ParameterPlan | None
+    population: PopulationStats | None = None
+    maturation_days: int = 0
+    expected_impact: dict[str, Any] | None = None
+    experiment_plan: dict[str, Any] | None = None
+    risk_assessment: dict[str, Any] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.policy_name}.{self.parameter_path}"
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _like(value: Any, current: Any) -> Any:
+    """A whole float (rule expressions compute 5.0) written as the integer the file holds."""
+    if isinstance(current, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def generate_policy_proposal(
+    draft: InsightDraft,
+    policy_set: PolicySet,
+    *,
+    org_id: int = 1,
+    config: ExperimentConfig | None = None,
+    population: PopulationStats | None = None,
+    rules_dir: Path | str | None = None,
+) -> ProposalSpec | None:
+    """The proposal of one insight draft, or None when it proposes nothing (or no change).
+
+    The diff is computed against the policy file as it is now (`Policy.source_path`)
+    and names it `<folder>/<policy>.yaml`: `policies/...` for the shipped pack, so
+    `git apply` works from the repository root.
+    """
+    proposal = draft.proposal
+    if proposal is None or draft.suggested_action not in PROPOSAL_ACTIONS:
+        return None
+    value = _like(proposal.value, proposal.current_value)
+    if value == proposal.current_value or proposal.policy not in policy_set.policies:
+        return None
+    if config is None:
+        config = load_experiment_config(rules_dir or REPO_ROOT / "rules")
+    policy = policy_set.policies[proposal.policy]
+    document = json.loads(json.dumps(policy.document))
+    patch = make_patch(document, proposal.parameter, value)
+    source = Path(policy.source_path)
+    old_text = source.read_text(encoding="utf-8")
+    new_text, proposed_doc = apply_to_text(old_text, patch, policy.version + 1)
+    relpath = f"{source.parent.name}/{source.name}"
+    plan = config.for_parameter(proposal.address)
+    maturation = policy_set.get(plan.maturation, 0) if plan and plan.maturation else 0
+    spec = ProposalSpec(
+        org_id=org_id,
+        rule_id=draft.rule_id,
+        suggested_action=draft.suggested_action,
+        policy_name=policy.name,
+        parameter_path=proposal.parameter,
+        title=(f"Alterar {proposal.address} de {_fmt(proposal.current_value)} para {_fmt(value)}")[
+            :255
+        ],
+        rationale=f"{draft.title}\n\n{draft.observation}\n\n{draft.recommendation}",
+        base_policy_version=policy.version,
+        current_value=proposal.current_value,
+        proposed_value=value,
+        current_policy=document,
+        proposed_policy=proposed_doc,
+        policy_patch=patch,
+        policy_diff=unified_diff(old_text, new_text, relpath),
+        evidence=dict(draft.evidence),
+        affected_region=draft.affected_region,
+        affected_segment=draft.affected_segment,
+        fingerprint=proposal_fingerprint(org_id, policy.name, proposal.parameter, value),
+        config=config,
+        parameter_plan=plan,
+        population=population,
+        maturation_days=int(maturation),
+    )
+    spec = dataclasses.replace(spec, expected_impact=calculate_expected_impact(spec))
+    spec = dataclasses.replace(spec, experiment_plan=generate_experiment_plan(spec))
+    return dataclasses.replace(spec, risk_assessment=assess_risk(spec))
+
+
+def calculate_expected_impact(proposal: ProposalSpec) -> dict[str, Any] | None:
+    """The primary metric now and under the proposal, with the numbers behind it.
+
+    control/treatment rates are what the current and the proposed choice produced
+    where each was applied (the finding's groups). Only `affected_share` of the
+    population is touched by the change, so the expected population rate is
+    baseline + affected_share x (treatment - control).
+    """
+    plan = proposal.parameter_plan
+    if plan is None:
+        return None
+    ev = proposal.evidence
+    control, treatment = _num(ev.get(plan.control_rate)), _num(ev.get(plan.treatment_rate))
+    if control is None or treatment is None:
+        return None
+    pop = proposal.population
+    baseline = pop.baseline if pop and pop.baseline is not None else control
+    share = pop.affected_share if pop and pop.affected_share is not None else 1.0
+    expected = min(max(baseline + share * (treatment - control), 0.0), 1.0)
+    return {
+        "metric": plan.metric,
+        "direction": plan.direction,
+        "baseline": baseline,
+        "expected": expected,
+        "absolute_change": expected - baseline,
+        "relative_change": None if baseline == 0 else (expected - baseline) / baseline,
+        "control_rate": control,
+        "treatment_rate": treatment,
+        "affected_share": share,
+        "population_n": pop.n if pop else None,
+        "weekly_volume": pop.weekly_volume if pop else None,
+        "finding": {
+            k: ev.get(k)
+            for k in ("n_a", "n_b", "effect", "ci_low", "ci_high", "p_value", "p_value_adj")
+            if ev.get(k) is not None
+        },
+        "assumptions": [
+            "Taxas de controle e tratamento observadas onde cada opção foi aplicada (dados observacionais).",
+            f"Apenas {share:.0%} da população é afetada pela mudança; o restante mantém a taxa atual.",
+        ],
+    }
+
+
+def _population_filter(proposal: ProposalSpec, plan: ParameterPlan) -> dict[str, Any]:
+    out: dict[str, Any] = {"source": plan.source}
+    affected = {"region": proposal.affected_region, "segment": proposal.affected_segment}
+    for name in plan.filters:
+        if affected.get(name) is not None:
+            out[name] = affected[name]
+    return out
+
+
+def generate_experiment_plan(proposal: ProposalSpec) -> dict[str, Any] | None:
+    """An A/B design (docs/experiments.md): arms, assignment, power, duration, guardrails, stop."""
+    plan, impact, cfg = proposal.parameter_plan, proposal.expected_impact, proposal.config
+    if plan is None or impact is None:
+        return None
+    baseline = float(impact["baseline"])
+    mde = max(cfg.mde_min_absolute, cfg.mde_fraction_of_expected * abs(impact["absolute_change"]))
+    sign = 1.0 if plan.direction == "increase" else -1.0
+    target = min(max(baseline + sign * mde, 1e-6), 1 - 1e-6)
+    (control, c_share), (treatment, t_share) = cfg.arms[0], cfg.arms[-1]
+    n_per_arm = sample_size_per_arm(baseline, target, cfg.alpha, cfg.power, t_share / c_share)
+    maturation_days = proposal.maturation_days
+    pop = proposal.population
+    volume = pop.weekly_volume if pop else None
+    enrollment_weeks = None
+    if volume:
+        # the control arm fills last when it has the smaller share: size the total on it
+        enrollment_weeks = math.ceil(n_per_arm / c_share / volume)
+    key = f"{proposal.address}:{proposal.fingerprint[:12]}"
+    return {
+        "experiment_key": key,
+        "unit": "account",
+        "population": _population_filter(proposal, plan),
+        "entry": "contas que entram na população (início do onboarding ou reativação) após a aplicação",
+        "arms": [
+            {
+                "name": control,
+                "share": c_share,
+                "policy": "current",
+                "value": proposal.current_value,
+            },
+            {
+                "name": treatment,
+                "share": t_share,
+                "policy": "proposed",
+                "value": proposal.proposed_value,
+            },
+        ],
+        "assignment": {
+            "algorithm": "sha256_first8_bigendian_over_2pow64",
+            "input": f"{key}:<account_id>",
+            "function": "chanperf.experiments.design.assign_arm",
+        },
+        "primary_metric": {"name": plan.metric, "direction": plan.direction, "baseline": baseline},
+        "mde": mde,
+        "target_rate": target,
+        "effect_size_h": abs(2 * math.asin(math.sqrt(target)) - 2 * math.asin(math.sqrt(baseline))),
+        "alpha": cfg.alpha,
+        "power": cfg.power,
+        "sample_size_per_arm": n_per_arm,
+        "weekly_volume": volume,
+        "enrollment_weeks": enrollment_weeks,
+        "maturation_days": maturation_days,
+        "expected_duration_weeks": (
+            None if enrollment_weeks is None else enrollment_weeks + math.ceil(maturation_days / 7)
+        ),
+        "expected_duration_days": (
+            None if enrollment_weeks is None else enrollment_weeks * 7 + maturation_days
+        ),
+        "guardrails": [{"metric": g.metric, "direction": g.direction} for g in plan.guardrails],
+        "stopping_rule": {
+            "interim_fraction": cfg.interim_fraction,
+            "harm_alpha": cfg.harm_alpha,
+            "srm_p_threshold": cfg.srm_p_threshold,
+            "description": (
+                f"Uma análise intermediária com {cfg.interim_fraction:.0%} da amostra: parar se a "
+                f"métrica principal ou um guardrail piorar com p < {cfg.harm_alpha:g}. Sem parada "
+                "antecipada por sucesso; leitura final na duração planejada. Desbalanceamento dos "
+                f"braços (SRM, qui-quadrado p < {cfg.srm_p_threshold:g}) invalida o resultado."
+            ),
+        },
+    }
+
+
+def assess_risk(proposal: ProposalSpec) -> dict[str, Any]:
+    """Risk level from the share of the population touched, with the reviewer's notes (pt-BR)."""
+    plan, cfg, impact = proposal.parameter_plan, proposal.config, proposal.expected_impact
+    share = impact["affected_share"] if impact else None
+    notes = list(plan.risks) if plan else ["Sem plano de medição configurado para este parâmetro."]
+    notes.append("Reversível: aplicar a versão anterior da política desfaz a mudança.")
+    if share is None:
+        level = "MEDIUM"
+    elif share >= cfg.risk_high_share:
+        level = "HIGH"
+    elif share >= cfg.risk_medium_share:
+        level = "MEDIUM"
+    else:
+        level = "LOW"
+    return {
+        "level": level,
+        "affected_share": share,
+        "guardrails": [g.metric for g in plan.guardrails] if plan else [],
+        "notes": notes,
+    }
