@@ -66,7 +66,7 @@ def test_roles_are_ordered():
 
 
 def test_cli_apikey_new_prints_key_and_line():
-    from chanperf.cli import main
+    from chanperf.cli.main import main
 
     result = CliRunner().invoke(main, ["apikey", "new", "joao", "--role", "analyst", "--org", "2"])
     assert result.exit_code == 0, result.output

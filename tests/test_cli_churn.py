@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from chanperf.cli import main
+from chanperf.cli.main import main
 
 
 def test_churn_on_an_empty_channel_says_so(settings):

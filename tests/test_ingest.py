@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from chanperf.cli import main
+from chanperf.cli.main import main
 from chanperf.core.errors import ValidationError
 from chanperf.models.source import ChannelAccount, ChannelOnboarding, ChannelOrder
 from chanperf.source.ingest import ingest_file

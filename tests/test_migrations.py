@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from chanperf.cli import main
+from chanperf.cli.main import main
 from chanperf.core.database import make_engine
 from chanperf.migrations.upgrade import compare_server_default, current, make_config
 from chanperf.models.base import Base

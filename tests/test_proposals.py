@@ -299,7 +299,7 @@ def test_store_keeps_what_was_approved(sessions, tmp_path: Path) -> None:
 def test_cli_lists_diffs_approves_applies(settings, sessions, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from chanperf.cli import main
+    from chanperf.cli.main import main
 
     folder = policies_copy(tmp_path)
     policies = load_policies(folder)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from chanperf.cli import main
+from chanperf.cli.main import main
 from chanperf.core.settings import REPO_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -84,3 +84,13 @@ def test_benjamini_hochberg_by_hand():
 def test_sample_ratio_mismatch():
     # 550 vs 450 planned 50/50: chi2 = (50²/500)*2 = 10, df=1, p = 0.001565
     assert stats.sample_ratio_p_value([550, 450], [0.5, 0.5]) == pytest.approx(0.0015654, rel=1e-3)
+
+
+def test_median_interval_from_order_statistics() -> None:
+    # n = 5: [min, max] covers the median with 1 − 2/32 < 95 %: no interval.
+    assert stats.median_interval([10, 50, 60, 70, 80]) == (None, None)
+    # n = 6: P(Bin(6, 1/2) <= 0) = 1/64 < 2.5 %, so ranks 1..6 cover it with 1 − 2/64.
+    assert stats.median_interval([6, 1, 5, 2, 4, 3]) == (1.0, 6.0)
+    # n = 20: the binomial 2.5 % quantile is 6: ranks 6 and 15 (1-based).
+    assert stats.median_interval(range(1, 21)) == (6.0, 15.0)
+    assert stats.median_interval([]) == (None, None)

@@ -6,11 +6,12 @@ source tables for one-off reads outside a run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -86,6 +87,15 @@ class AnalysisContext:
     @property
     def period_start(self) -> date:
         return self.as_of - timedelta(days=self.config.lookback_days - 1)
+
+    def finding_fields(self, filters: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Fields every finding of the lookback period shares: org, period, the cut's filters."""
+        return {
+            "org_id": self.org_id,
+            "period_start": self.period_start,
+            "period_end": self.as_of,
+            "filters": dict(filters or {}),
+        }
 
     def weeks(self) -> tuple[list[date], list[date]]:
         """Mondays of the baseline weeks and of the recent weeks (full ISO weeks before as_of)."""

@@ -14,6 +14,10 @@ class AccountState(StrEnum):
     CHURNED = "CHURNED"
 
 
+# A won-back account relapses when it moves to one of these states (the reincidence window).
+RELAPSE_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
+
+
 class OnboardingStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"

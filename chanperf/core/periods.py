@@ -16,10 +16,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 from chanperf.core.enums import PeriodType
 
 ONE_DAY = timedelta(days=1)
+DAY_SECONDS = 86400
+
+
+def as_date(value: Any) -> date:
+    """A DATE column's value as a date, however the driver returned it (date, datetime, text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def iso_week(day: date) -> tuple[int, int]:
+    """(ISO year, ISO week number) of a day."""
+    year, week, _ = day.isocalendar()
+    return year, week
+
+
+def iso_week_code(day: date) -> str:
+    """The ISO week of a day as `YYYY-Www` (the form period filters and job ids use)."""
+    year, week = iso_week(day)
+    return f"{year}-W{week:02d}"
 
 
 def local_midnight_utc(day: date, tz: tzinfo) -> datetime:

@@ -155,3 +155,18 @@ def sample_ratio_p_value(observed: Sequence[int], shares: Sequence[float]) -> fl
     obs = np.asarray(observed, dtype=float)
     exp = np.asarray(shares, dtype=float) / float(np.sum(shares)) * obs.sum()
     return float(sps.chisquare(obs, exp).pvalue)
+
+
+def median_interval(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Distribution-free 95 % interval of the median from binomial order statistics.
+
+    None when the sample is too small for any pair of order statistics to cover the
+    median with 95 % confidence (five values or fewer).
+    """
+    xs = sorted(float(v) for v in values)
+    n = len(xs)
+    # Largest k with P(Bin(n, 1/2) < k) <= alpha/2: [x_(k), x_(n-k+1)] (1-based) covers 95 %.
+    k = int(sps.binom.ppf(ALPHA / 2, n, 0.5)) if n else 0
+    if k < 1:
+        return None, None
+    return xs[k - 1], xs[n - k]

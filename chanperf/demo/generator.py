@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Connection, Table, delete, insert
 
+from chanperf.core.periods import DAY_SECONDS
 from chanperf.demo import activity
 from chanperf.demo.lifecycle import STATES, Lifecycles, simulate
 from chanperf.demo.scenario import Scenario
@@ -44,7 +45,7 @@ class Period:
 
     @property
     def days(self) -> float:
-        return (self.end - self.start).total_seconds() / 86400.0
+        return (self.end - self.start).total_seconds() / DAY_SECONDS
 
 
 def period_for(as_of: date, months: int, tz: ZoneInfo) -> Period:
@@ -159,7 +160,7 @@ class _Rows:
     def times(self, days: np.ndarray) -> list[datetime | None]:
         """Day offsets to naive UTC datetimes (floored to the second; NaN is NULL)."""
         days = np.asarray(days, dtype=float)
-        secs = np.floor(np.nan_to_num(days, nan=0.0) * 86400.0).astype("int64")
+        secs = np.floor(np.nan_to_num(days, nan=0.0) * DAY_SECONDS).astype("int64")
         values = (self.start + secs.astype("timedelta64[s]")).astype("datetime64[s]").tolist()
         return [None if np.isnan(d) else v for d, v in zip(days, values, strict=True)]
 

@@ -19,8 +19,9 @@ from typing import Any
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from chanperf.analysis.detectors.cohorts import fetch_onboardings, fetch_reactivations
+from chanperf.analysis.detectors.cohorts import onboarding_cohort, reactivation_cohort
 from chanperf.core.errors import Problem, ValidationError
+from chanperf.core.periods import DAY_SECONDS
 from chanperf.core.yaml_positions import read_yaml
 
 CONFIG_FILE = Path("analysis") / "experiments.yaml"
@@ -253,7 +254,7 @@ def measure_population(
         return None
     source, flag, denominator, when = METRIC_DEFS[plan.metric]
     frame = (
-        fetch_onboardings(conn, ctx) if source == "onboardings" else fetch_reactivations(conn, ctx)
+        onboarding_cohort(conn, ctx) if source == "onboardings" else reactivation_cohort(conn, ctx)
     )
     start = ctx.utc(ctx.period_start)
     frame = frame[frame[when] >= start]
@@ -269,7 +270,7 @@ def measure_population(
         share = float((members["kit"] == str(current_value)).mean())
     elif len(members) and plan.affected == "discount_gt_proposed":
         share = float((members["discount_pct"].astype(float) > float(proposed_value)).mean())
-    span_days = (ctx.end_utc - start).total_seconds() / 86400
+    span_days = (ctx.end_utc - start).total_seconds() / DAY_SECONDS
     weeks = min(float(volume_weeks), span_days / 7)
     recent = frame[frame[when] >= ctx.end_utc - timedelta(weeks=weeks)]
     volume = len(recent) / weeks if weeks > 0 else None

@@ -22,7 +22,12 @@ from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import Session
 
 from chanperf.core.clock import utc_now
-from chanperf.core.enums import AccountState, OnboardingStatus, ProposalStatus, ReactivationStatus
+from chanperf.core.enums import (
+    RELAPSE_STATES,
+    OnboardingStatus,
+    ProposalStatus,
+    ReactivationStatus,
+)
 from chanperf.core.stats import compare_proportions, sample_ratio_p_value
 from chanperf.experiments.design import arms_of, assign_arm
 from chanperf.models.performance import PolicyProposal
@@ -36,7 +41,6 @@ from chanperf.models.source import (
 
 log = logging.getLogger(__name__)
 
-RELAPSE_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
 DETRACTOR_MAX_SCORE = 6  # NPS definition (0-6 detractors), not a tunable threshold
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chanperf.core.errors import ConfigError
+from chanperf.core.periods import iso_week_code
 from chanperf.jobs.tasks import (
     check_experiments_job,
     collect_metrics_job,
@@ -28,11 +29,6 @@ class PlannedJob:
     job_id: str
     org_id: int
     kind: str
-
-
-def iso_week(day: date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def previous_month(day: date) -> str:
@@ -70,7 +66,7 @@ class CronEntry:
             )
         if self.kind == "analyze":
             # Monday's run analyses the ISO week that ended yesterday (Sunday).
-            job_id = f"analyze-{org}-{iso_week(yesterday)}"
+            job_id = f"analyze-{org}-{iso_week_code(yesterday)}"
             kwargs = {"org_id": org, "as_of_iso": yesterday.isoformat(), "run_key": job_id}
             return PlannedJob(run_analysis_job, kwargs, job_id, org, "analyze")
         if self.kind == "proposals":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Integer, case, cast, func, inspect, literal_c
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select, Subquery
 
-from chanperf.core.periods import DayRun
+from chanperf.core.periods import DAY_SECONDS, DayRun, as_date
 from chanperf.models.source import SOURCE_TABLES, ChannelAccount
 
 CUT_KEYS = ("region", "segment")
@@ -79,7 +79,7 @@ class Dialect:
 
     def seconds_between(self, a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
         if self.sqlite:
-            return cast(func.round((func.julianday(b) - func.julianday(a)) * 86400), Integer)
+            return cast(func.round((func.julianday(b) - func.julianday(a)) * DAY_SECONDS), Integer)
         return func.timestampdiff(literal_column("SECOND"), a, b)
 
 
@@ -306,7 +306,7 @@ def run_by_day(
             _current.reset(token)
         parts.extend(list(row) for row in conn.execute(query))
     frame = pd.DataFrame(parts, columns=list(columns))
-    frame["day"] = [_as_date(v) for v in frame["day"]]
+    frame["day"] = [as_date(v) for v in frame["day"]]
     return frame
 
 
@@ -333,14 +333,6 @@ def _bucket(dialect: Dialect, run: DayRun) -> Callable[[ColumnElement[Any]], Col
         day: ColumnElement[Any] = literal_column(f"'{run.first_day.isoformat()}'")
         return lambda _col: day
     return lambda col: dialect.local_date(col, offset)
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
 
 
 def to_units(value: Any, scale: int = 100) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from chanperf.core.clock import utc_now
 from chanperf.core.enums import InsightStatus, PeriodType, ProposalStatus, Severity
-from chanperf.core.periods import period_first_day
+from chanperf.core.periods import iso_week, period_first_day
 from chanperf.metrics.queries import plain
 from chanperf.models.performance import PerformanceInsight, PerformanceMetric
 from chanperf.proposals.queries import page_proposals
@@ -48,7 +48,7 @@ TREND_LABELS = {"up": "Em alta", "down": "Em queda", "flat": "Estável", None: "
 
 
 def _week_label(monday: date) -> str:
-    year, week, _ = monday.isocalendar()
+    year, week = iso_week(monday)
     sunday = monday + timedelta(days=6)
     return f"Semana {week:02d}/{year} ({monday:%d/%m}–{sunday:%d/%m})"
 

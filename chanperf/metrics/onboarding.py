@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
 
 from chanperf.core.enums import OnboardingStatus
-from chanperf.core.periods import DayRun
+from chanperf.core.periods import DAY_SECONDS, DayRun
 from chanperf.metrics.common import (
     Dialect,
     MetricWindows,
@@ -118,6 +118,6 @@ def collect_activation_rates(measures: pd.DataFrame, by: str | None = None) -> p
     grouped["activation_rate"] = grouped["onboardings_activated_in_window"] / matured.where(
         matured > 0
     )
-    days = grouped["activation_seconds_sum"].astype("float64") / 86400
+    days = grouped["activation_seconds_sum"].astype("float64") / DAY_SECONDS
     grouped["avg_activation_days"] = days / completed.where(completed > 0)
     return grouped.drop(columns=["activation_seconds_sum"])

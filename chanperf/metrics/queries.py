@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from chanperf.core.enums import Dimension, PeriodType
 from chanperf.core.errors import NotFoundError, Problem, ValidationError
-from chanperf.core.periods import period_last_day
+from chanperf.core.periods import as_date, period_last_day
 from chanperf.metrics.store import MEASURES, get_metrics, get_trends
 from chanperf.models.performance import PerformanceMetric
 
@@ -40,10 +40,6 @@ def _measures(source: Any) -> dict[str, Any]:
         v = plain(source[m] if isinstance(source, dict) else getattr(source, m))
         out[m] = int(v) if v is not None and m in INTEGER_MEASURES else v
     return out
-
-
-def _as_date(value: Any) -> date:
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
 
 
 def latest_metrics(
@@ -98,7 +94,7 @@ def metric_history(
             continue
         item: dict[str, Any] = {
             "period_type": period_type.value,
-            "period_date": _as_date(rec["period_date"]),
+            "period_date": as_date(rec["period_date"]),
             "values": _measures(rec),
         }
         if dimension is not None:
@@ -120,7 +116,7 @@ def metric_trend(
         raise NotFoundError(f"unknown metric {metric!r}")
     frame = get_trends(session.connection(), org_id, metric, days, end, period_type)
     return [
-        {k: (_as_date(v) if k == "period_date" else plain(v)) for k, v in rec.items()}
+        {k: (as_date(v) if k == "period_date" else plain(v)) for k, v in rec.items()}
         for rec in frame.to_dict("records")
     ]
 

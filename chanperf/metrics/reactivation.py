@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, and_, exists, func, select
 
-from chanperf.core.enums import AccountState, ReactivationStatus
+from chanperf.core.enums import RELAPSE_STATES, ReactivationStatus
 from chanperf.core.periods import DayRun
 from chanperf.metrics.common import (
     Dialect,
@@ -44,7 +44,6 @@ RESOLVED_MEASURES = (
 )
 REACTIVATION_MEASURES = STARTED_MEASURES + RESOLVED_MEASURES
 REACTIVATION_KEYS = ("day", "region", "segment", "strategy")
-RELAPSE_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
 
 
 def collect_reactivation_metrics(

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from chanperf.core.enums import Dimension, PeriodType
-from chanperf.core.periods import Period
+from chanperf.core.periods import DAY_SECONDS, Period
 from chanperf.metrics.onboarding import ONBOARDING_MEASURES
 from chanperf.metrics.quality import QUALITY_MEASURES
 from chanperf.metrics.reactivation import REACTIVATION_MEASURES
@@ -80,7 +80,9 @@ def daily_additive(
             merged[col] = 0
         merged[col] = merged[col].fillna(0).astype("int64")
     seconds = merged["activation_seconds_sum"]
-    merged["activation_days_e4"] = (seconds * 20000 + 86400) // 172800  # half-up to 1e-4 day
+    merged["activation_days_e4"] = (seconds * 20000 + DAY_SECONDS) // (
+        2 * DAY_SECONDS
+    )  # half-up to 1e-4 day
     return merged[["day", *ROW_KEYS, *ADDITIVE]]
 
 

@@ -35,9 +35,6 @@ from sqlalchemy import Connection, and_, func, select
 
 from chanperf.analysis.context import AnalysisContext
 from chanperf.analysis.detectors.comparisons import (
-    base,
-    floats,
-    frame,
     num,
     rate_vs_value,
     relative,
@@ -48,6 +45,7 @@ from chanperf.analysis.findings import Finding, Misalignment
 from chanperf.core.enums import OnboardingStatus
 from chanperf.core.stats import compare_to_target
 from chanperf.models.source import ChannelAccount, ChannelOnboarding, ChannelOrder
+from chanperf.source.frames import floats, frame
 
 __all__ = ["detect_misalignments", "margin_test"]
 
@@ -111,7 +109,7 @@ def _margins(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
             effect = margin - m0
             findings.append(
                 Misalignment(
-                    **base(ctx, {dimension: str(value)}),
+                    **ctx.finding_fields({dimension: str(value)}),
                     signal="margin",
                     segment=str(value) if dimension == "segment" else None,
                     region=str(value) if dimension == "region" else None,

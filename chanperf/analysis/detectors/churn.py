@@ -56,17 +56,12 @@ from scipy import stats as sps
 from sqlalchemy import Connection, and_, case, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.comparisons import (
-    account_states_at,
-    days_between,
-    floats,
-    frame,
-    local_day,
-    two_proportions,
-)
+from chanperf.analysis.detectors.comparisons import days_between, local_day, two_proportions
 from chanperf.analysis.findings import ChurnRisk, Finding
 from chanperf.core.enums import AccountState
 from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelStateTransition
+from chanperf.source.frames import floats, frame
+from chanperf.source.states import account_states_at
 
 FEATURES = ("recency_days", "orders_90d", "revenue_trend", "health_score", "health_missing")
 HEALTH_FEATURES = ("health_score", "health_missing")

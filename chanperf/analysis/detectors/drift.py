@@ -42,10 +42,11 @@ from scipy import stats as sps
 from sqlalchemy import Connection, select
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.comparisons import floats, frame, num, relative, two_proportions
+from chanperf.analysis.detectors.comparisons import num, relative, two_proportions
 from chanperf.analysis.findings import Finding, MetricDrift
 from chanperf.core.enums import Dimension, PeriodType
 from chanperf.models.performance import PerformanceMetric, SegmentMetric
+from chanperf.source.frames import floats, frame
 
 __all__ = ["KPIS", "Kpi", "detect_metric_drift", "weekly_kpi_rows"]
 

@@ -13,21 +13,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from sqlalchemy import Connection
 
 from chanperf.analysis.context import AnalysisContext
 from chanperf.analysis.detectors.cohorts import (
     activation_window,
     counts,
-    fetch_onboardings,
-    period_fields,
+    onboarding_cohort,
     scalar_extra,
     values_of,
 )
 from chanperf.analysis.detectors.comparisons import rate_vs_value, two_proportions
 from chanperf.analysis.findings import Finding, KitEffectiveness, OnboardingTarget, RegionFailure
-from chanperf.core.stats import ALPHA, compare_ranks, median_above
+from chanperf.core.stats import compare_ranks, median_above, median_interval
 
 POLICY = "onboarding"
 
@@ -57,7 +55,7 @@ def detect_kit_effectiveness(conn: Connection, ctx: AnalysisContext) -> list[Fin
     onboardings that completed before the end, in window or late) compared with
     Mann–Whitney, its p-value in `extra.days_p_value`.
     """
-    cohort = fetch_onboardings(conn, ctx)
+    cohort = onboarding_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
     findings: list[Finding] = []
     for region in values_of(matured, "region"):
@@ -78,9 +76,8 @@ def detect_kit_effectiveness(conn: Connection, ctx: AnalysisContext) -> list[Fin
             days_p = compare_ranks(days_a, days_b).p_value if days_a and days_b else None
             findings.append(
                 KitEffectiveness(
-                    **period_fields(ctx),
+                    **ctx.finding_fields({"region": region}),
                     **fields,
-                    filters={"region": region},
                     region=region,
                     policy=POLICY,
                     parameter=parameter,
@@ -114,7 +111,7 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
     `not_activated_rate_a/b`. Onboardings of accounts without a region are part of
     the rest of the channel.
     """
-    cohort = fetch_onboardings(conn, ctx)
+    cohort = onboarding_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
     findings: list[Finding] = []
     for region in values_of(matured, "region"):
@@ -127,9 +124,8 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
         fields = two_proportions(x_b, n_b, x_a, n_a)
         findings.append(
             RegionFailure(
-                **period_fields(ctx),
+                **ctx.finding_fields({"region": region}),
                 **fields,
-                filters={"region": region},
                 region=region,
                 ratio=None if fields["rate_a"] == 0 else fields["rate_b"] / fields["rate_a"],
                 extra=scalar_extra(
@@ -146,17 +142,6 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
     return findings
 
 
-def median_interval(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Distribution-free 95 % interval of the median (binomial order statistics)."""
-    xs = sorted(values)
-    n = len(xs)
-    # Largest k with P(Bin(n, 1/2) < k) <= alpha/2: [x_(k), x_(n-k+1)] (1-based) covers 95 %.
-    k = int(sps.binom.ppf(ALPHA / 2, n, 0.5)) if n else 0
-    if k < 1:
-        return None, None
-    return xs[k - 1], xs[n - k]
-
-
 def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     """Channel and per-region activation rate vs `target_activation_rate` (binomial, 'less'),
     and median activation days vs `max_activation_days` (sign test, 'median above').
@@ -164,7 +149,7 @@ def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[
     Activation days are those of matured onboardings that completed before the end
     (late completions included); onboardings that never completed have no duration.
     """
-    cohort = fetch_onboardings(conn, ctx)
+    cohort = onboarding_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
     target = ctx.policies.get(f"{POLICY}.target_activation_rate", None)
     max_days = ctx.policies.get(f"{POLICY}.max_activation_days", None)
@@ -175,8 +160,7 @@ def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[
         if group.empty:
             continue
         base: dict[str, Any] = {
-            **period_fields(ctx),
-            "filters": {} if region is None else {"region": region},
+            **ctx.finding_fields(None if region is None else {"region": region}),
             "region": region,
             "policy": POLICY,
         }

@@ -32,29 +32,17 @@ import pandas as pd
 from sqlalchemy import Connection, case, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.alignment import detect_misalignments
-from chanperf.analysis.detectors.comparisons import (
-    base,
-    frame,
-    rate_vs_value,
-    times,
-    two_proportions,
-)
+from chanperf.analysis.detectors.comparisons import rate_vs_value, two_proportions
 from chanperf.analysis.findings import ExcessiveExceptions, Finding, UncoveredActivity
 from chanperf.core.enums import ExceptionDecision, OnboardingStatus, ReactivationStatus
+from chanperf.core.periods import DAY_SECONDS
 from chanperf.models.source import (
     ChannelOnboarding,
     ChannelOrder,
     ChannelPolicyException,
     ChannelReactivation,
 )
-
-__all__ = [
-    "covered_kits",
-    "detect_excessive_exceptions",
-    "detect_misalignments",
-    "detect_policy_gaps",
-]
+from chanperf.source.frames import frame, times
 
 
 def _count_if(cond: Any) -> Any:
@@ -106,7 +94,7 @@ def detect_excessive_exceptions(conn: Connection, ctx: AnalysisContext) -> list[
         where = {"policy_key": str(row.policy_key)} | ({"sku": sku} if sku else {})
         findings.append(
             ExcessiveExceptions(
-                **base(ctx, where),
+                **ctx.finding_fields(where),
                 **rate_vs_value(min(count, n), n, float(max_rate), "greater"),
                 policy="pricing",
                 parameter="max_exception_rate",
@@ -160,7 +148,7 @@ def _gap_findings(
             continue
         findings.append(
             UncoveredActivity(
-                **base(ctx, {dimension: str(row.value)}),
+                **ctx.finding_fields({dimension: str(row.value)}),
                 **two_proportions(int(row.x), int(row.n), x_a, n_a),
                 dimension=dimension,
                 value=str(row.value),
@@ -191,7 +179,7 @@ def _kit_counts(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=["value", "x", "n"])
     completed = times(rows["completed_at"])
-    took = (completed - times(rows["started_at"])).dt.total_seconds() / 86400.0
+    took = (completed - times(rows["started_at"])).dt.total_seconds() / DAY_SECONDS
     rows["x"] = (
         (rows["status"] == OnboardingStatus.COMPLETED.value)
         & (took <= window)

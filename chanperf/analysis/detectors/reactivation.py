@@ -21,9 +21,8 @@ from chanperf.analysis.context import AnalysisContext
 from chanperf.analysis.detectors.cohorts import (
     DAYS_PER_MONTH,
     counts,
-    fetch_reactivations,
     lookback_bounds,
-    period_fields,
+    reactivation_cohort,
     reincidence_window,
     scalar_extra,
     values_of,
@@ -37,6 +36,7 @@ from chanperf.analysis.findings import (
     ReincidenceAboveMax,
     StrategyEffectiveness,
 )
+from chanperf.core.periods import DAY_SECONDS
 from chanperf.models.source import ChannelReactivation
 
 POLICY = "reactivation"
@@ -74,7 +74,7 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
     edges = tuple(sorted(float(e) for e in ctx.config.discount_bucket_edges_pct))
     if not edges:
         return []
-    cohort = fetch_reactivations(conn, ctx)
+    cohort = reactivation_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
     buckets = _bucket_masks(matured["discount_pct"], edges)
     low, high = matured[buckets[0][1]], matured[buckets[-1][1]]
@@ -107,7 +107,7 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
     # Matured wins resolve over a span as long as the lookback (its start and end moved
     # back by the window).
     start, end = lookback_bounds(ctx)
-    months = (end - start).total_seconds() / 86400 / DAYS_PER_MONTH
+    months = (end - start).total_seconds() / DAY_SECONDS / DAYS_PER_MONTH
     mean_cost = float(high["cost"].mean())
     extra_relapses = n_b / months * fields["effect"] if months > 0 else None
     cost_difference = None if extra_relapses is None else round(extra_relapses * mean_cost, 2)
@@ -126,9 +126,10 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
     )
     return [
         DiscountReincidence(
-            **period_fields(ctx),
+            **ctx.finding_fields(
+                {"discount_gt": f"{edges[-1]:g}", "discount_lte": f"{edges[0]:g}"}
+            ),
             **fields,
-            filters={"discount_gt": f"{edges[-1]:g}", "discount_lte": f"{edges[0]:g}"},
             policy=POLICY,
             parameter="max_discount_pct",
             policy_value=cap,
@@ -156,7 +157,7 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
     two-proportion comparison in `extra` (`reincidence_p_value`, `reincidence_ci_*`
     of b − a), so a rule can require "no worse reincidence".
     """
-    cohort = fetch_reactivations(conn, ctx)
+    cohort = reactivation_cohort(conn, ctx)
     resolved, matured = cohort[cohort["in_lookback"]], cohort[cohort["matured"]]
     findings: list[Finding] = []
     for segment in values_of(resolved, "segment"):
@@ -189,9 +190,8 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
                 )
             findings.append(
                 StrategyEffectiveness(
-                    **period_fields(ctx),
+                    **ctx.finding_fields({"segment": segment}),
                     **two_proportions(won_b, n_b, won_a, n_a),
-                    filters={"segment": segment},
                     segment=segment,
                     current_strategy=current,
                     better_strategy=strategy,
@@ -211,7 +211,7 @@ def detect_reincidence_patterns(conn: Connection, ctx: AnalysisContext) -> list[
     if max_rate is None:
         return []
     limit = float(max_rate)
-    cohort = fetch_reactivations(conn, ctx)
+    cohort = reactivation_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
     findings: list[Finding] = []
     for dimension in ("segment", "region"):
@@ -219,9 +219,8 @@ def detect_reincidence_patterns(conn: Connection, ctx: AnalysisContext) -> list[
             x, n = counts(matured[matured[dimension] == value], "relapsed")
             findings.append(
                 ReincidenceAboveMax(
-                    **period_fields(ctx),
+                    **ctx.finding_fields({dimension: value}),
                     **rate_vs_value(x, n, limit, "greater"),
-                    filters={dimension: value},
                     region=value if dimension == "region" else None,
                     segment=value if dimension == "segment" else None,
                     policy=POLICY,
@@ -272,7 +271,7 @@ def detect_compliance_drift(conn: Connection, ctx: AnalysisContext) -> list[Find
         return []
     return [
         DiscountComplianceDrift(
-            **period_fields(ctx),
+            **ctx.finding_fields(),
             **rate_vs_value(x, n, tolerance, "greater"),
             policy=POLICY,
             parameter="discount_tolerance_rate",

@@ -1,4 +1,4 @@
-"""Account-state detectors (spec/insights.md row 7; row 8 lives in `churn.py`).
+"""Account-state detectors: time in a state and transition rates (churn risk: `churn.py`).
 
 `detect_bottlenecks` gives two kinds of `StateBottleneck` finding:
 
@@ -11,8 +11,7 @@
 - "over_max_share": per state and region, the share of the region's accounts in
   the state that are over the maximum (b) against that share in the rest of the
   channel (a), two-proportion test. A region that leaves accounts stuck shows
-  here even while fresh arrivals keep its median under the maximum (the demo's
-  planted SUDESTE: 47 % over 90 days, median 84, against 0 % elsewhere).
+  here even while fresh arrivals keep its median under the maximum.
 - "transition_rate": for a state X and a target Y in {STALLED, CHURNED}, the
   share of accounts in X at the start of an ISO week that have a transition to Y
   during that week; account-weeks of the recent weeks (b) against those of the
@@ -32,30 +31,18 @@ import pandas as pd
 from sqlalchemy import Connection, and_, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.churn import predict_churn_risk
 from chanperf.analysis.detectors.comparisons import (
-    account_states_at,
-    base,
     days_between,
-    frame,
-    median_interval,
-    num,
     relative,
-    times,
     two_proportions,
     week_span,
 )
 from chanperf.analysis.findings import Finding, StateBottleneck
 from chanperf.core.enums import AccountState
-from chanperf.core.stats import median_above
+from chanperf.core.stats import median_above, median_interval
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
-
-__all__ = [
-    "analyze_state_flows",
-    "detect_bottlenecks",
-    "predict_churn_risk",
-    "weekly_exposure",
-]
+from chanperf.source.frames import frame, times
+from chanperf.source.states import account_states_at
 
 TARGETS = (AccountState.STALLED.value, AccountState.CHURNED.value)
 CHANNEL = "__channel__"  # group key of the channel-wide comparison (never a region code)
@@ -172,7 +159,7 @@ def _time_in_state(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
             )
             findings.append(
                 StateBottleneck(
-                    **base(ctx, where),
+                    **ctx.finding_fields(where),
                     signal="time_in_state",
                     state=str(state),
                     region=None if region == CHANNEL else str(region),
@@ -184,8 +171,8 @@ def _time_in_state(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
                     rate_b=over / len(days),
                     effect=effect,
                     relative_effect=relative(effect, float(limit)),
-                    ci_low=num(low - float(limit)),
-                    ci_high=num(high - float(limit)),
+                    ci_low=None if low is None else low - float(limit),
+                    ci_high=None if high is None else high - float(limit),
                     p_value=p,
                     policy="states",
                     parameter=f"max_days_in_state.{state}",
@@ -212,7 +199,7 @@ def _over_max_vs_rest(
         return []  # no other region, or nobody over the limit anywhere: nothing compared
     return [
         StateBottleneck(
-            **base(ctx, {"state": state, "region": region}),
+            **ctx.finding_fields({"state": state, "region": region}),
             signal="over_max_share",
             state=state,
             region=region,
@@ -274,7 +261,7 @@ def _transition_rates(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
                     where["region"] = str(region)
                 findings.append(
                     StateBottleneck(
-                        **base(ctx, where),
+                        **ctx.finding_fields(where),
                         signal="transition_rate",
                         state=state,
                         to_state=target,
