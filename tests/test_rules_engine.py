@@ -84,11 +84,11 @@ def test_changed_rule_file_takes_effect_in_the_same_process(
     before = rules_engine.evaluate(
         load_rules(tmp_path / "rules", policy_set), policy_set, finding, "durable"
     )
-    registered = len(rules_engine._registered)
+    registered = len(rules_engine.ENGINE.registered)
     again = rules_engine.evaluate(
         load_rules(tmp_path / "rules", policy_set), policy_set, finding, "durable"
     )
-    assert len(rules_engine._registered) == registered  # unchanged content registers nothing
+    assert len(rules_engine.ENGINE.registered) == registered  # unchanged content registers nothing
     text = path.read_text()
     assert text.count("{field: relative_effect, gte: 0.25}") == 1  # region_failure_above_channel
     path.write_text(
@@ -99,7 +99,7 @@ def test_changed_rule_file_takes_effect_in_the_same_process(
     )
     assert len(before) == len(again) == 1
     assert after == []
-    assert len(rules_engine._registered) == registered + 1
+    assert len(rules_engine.ENGINE.registered) == registered + 1
 
 
 def _rss_bytes() -> int:
@@ -129,7 +129,7 @@ def test_an_exception_inside_an_action_surfaces(
     def boom(rule_id: str, sid: str, fact_id: str) -> None:
         raise ValueError("action exploded")
 
-    monkeypatch.setattr(rules_engine, "_record_fire", boom)
+    monkeypatch.setattr(rules_engine.ENGINE, "_record_fire", boom)
     with pytest.raises(rules_engine.RuleActionError, match="action exploded"):
         rules_engine.evaluate(rules, policy_set, [_failure()], backend="durable")
     monkeypatch.undo()
@@ -142,7 +142,7 @@ def test_a_duplicate_fact_is_retried_once_then_reported_as_a_bug(
     from durable.engine import MessageObservedException
 
     rules = load_rules(REPO_ROOT / "rules", policy_set)
-    host = rules_engine._get_host()
+    host = rules_engine.ENGINE.host()
     real = host.assert_fact
     refusals = {"left": 1}
 
@@ -165,9 +165,9 @@ def test_falls_back_to_pure_evaluator_with_a_warning(
     policy_set: PolicySet, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     rules = load_rules(REPO_ROOT / "rules", policy_set)
-    monkeypatch.setattr(rules_engine, "durable_available", lambda: False)
-    monkeypatch.setattr(rules_engine, "_warned_fallback", False)
-    monkeypatch.setattr(rules_engine, "_run_durable", None)  # would fail if called
+    monkeypatch.setattr(rules_engine.ENGINE, "_durable", None)
+    monkeypatch.setattr(rules_engine.ENGINE, "_warned_fallback", False)
+    monkeypatch.setattr(rules_engine.ENGINE, "run_durable", None)  # would fail if called
     with caplog.at_level(logging.WARNING):
         assert len(rules_engine.evaluate(rules, policy_set, [_failure()])) == 1
     assert "pure-Python rule evaluator" in caplog.text
