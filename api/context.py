@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from flask import current_app
-from redis import Redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,12 +32,6 @@ class ServiceContext:
         self.engine  # noqa: B018 - builds the factory on first use
         assert self._sessions is not None
         return self._sessions
-
-    def redis(self) -> Any | None:
-        if not self.settings.redis_url:
-            return None
-
-        return Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
 
 
 def services() -> ServiceContext:

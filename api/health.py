@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 import chanperf
 from api.context import services
+from chanperf.jobs.queue import queue_reachable
 
 blp = Blueprint("health", __name__, description="Service information and health")
 
@@ -66,14 +67,10 @@ class Ready(MethodView):
                 conn.execute(text("SELECT 1"))
         except Exception:
             database = "error"
-        client = ctx.redis()
-        if client is None:
+        if not ctx.settings.redis_url:
             queue = "disabled"
-        else:
-            try:
-                client.ping()
-            except Exception:
-                queue = "error"
+        elif not queue_reachable(ctx.settings.redis_url):
+            queue = "error"
         ready = database == "ok" and queue != "error"
         body = {"status": "ready" if ready else "not_ready", "database": database, "queue": queue}
         return body, (200 if ready else 503)

@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from chanperf.analysis.context import AnalysisContext, analysis_context, load_packs
 from chanperf.analysis.detect import run_detectors
 from chanperf.analysis.detectors.drift import first_week_needed
+from chanperf.analysis.findings import Finding
 from chanperf.core.clock import utc_now, yesterday
 from chanperf.core.database import make_engine, session_factory
 from chanperf.core.enums import RunStatus
 from chanperf.core.settings import Settings
-from chanperf.insights.drafts import build_insight_drafts
+from chanperf.insights.drafts import InsightDraft, build_insight_drafts
 from chanperf.insights.impact import impact_basis
-from chanperf.insights.store import generate_insights
+from chanperf.insights.store import InsightSync, generate_insights
 from chanperf.metrics.collect import collect, windows_from
 from chanperf.models.runs import AnalysisRun
 from chanperf.policies.load import PolicySet
@@ -63,6 +65,18 @@ def analyze(
     run_key: str | None = None,
     job_id: str | None = None,
 ) -> AnalysisSummary:
+    """Analyse an organisation as of a day (default yesterday) and store what the rules find.
+
+    Loads the policy and rule packs, collects the metrics the detectors read (unless
+    `collect_first` is off), then in one transaction: opens the run record, records the
+    policy versions, runs the detectors, evaluates the rules, stores the insights and,
+    with `with_proposals`, the proposals, and closes the run. A failure rolls all of it
+    back and is recorded as a FAILED run afterwards.
+
+    `policies` replaces the loaded policy set (a replay under a proposed policy);
+    `proposal_hook` replaces the default proposal store; `run_key` and `job_id` tie the
+    run to the job that started it.
+    """
     as_of = as_of or yesterday(settings.tz)
     loaded_policies, rules = load_packs(settings)
     policies = policies or loaded_policies
@@ -70,75 +84,24 @@ def analyze(
     if collect_first:
         _collect_missing(settings, ctx)
     # The weekly job stores insights only; proposals come from the monthly run and the CLI.
-    if with_proposals and proposal_hook is None:
-        proposal_hook = make_proposal_hook(
-            settings.rules_dir,
-            settings.timezone,
-            source_url=settings.source_url
-            if settings.source_url != settings.database_url
-            else None,
-        )
-
-    engine = make_engine(settings.database_url)
-    # A separate (read-only) source database: the detectors read the source tables there and
-    # chanperf's metrics in the main one.
-    separate = settings.source_url != settings.database_url
-    source_engine = make_engine(settings.source_url) if separate else None
-    factory = session_factory(engine)
-    started = utc_now()
-    try:
-        with ExitStack() as stack, factory.begin() as session:
-            source = stack.enter_context(source_engine.connect()) if source_engine else None
-            run = AnalysisRun(
-                org_id=org_id,
-                kind="ANALYZE",
-                run_key=run_key,
-                job_id=job_id,
-                as_of=as_of,
-                period_start=ctx.period_start,
-                period_end=as_of,
-                started_at=started,
-                status=RunStatus.RUNNING,
-            )
-            session.add(run)
-            session.flush()
-            record_versions(session, policies, org_id)
-            conn = session.connection()
-            findings = run_detectors(source or conn, ctx, metrics_conn=conn)
-            drafts = build_insight_drafts(evaluate(rules, policies, findings))
-            basis = impact_basis(source or conn, org_id, ctx.end_utc)
-            sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
-            proposals = (
-                proposal_hook(session, org_id, drafts, sync, policies)
-                if with_proposals and proposal_hook is not None
-                else 0
-            )
-            run.status = RunStatus.SUCCEEDED
-            run.finished_at = utc_now()
-            run.findings_count = len(findings)
-            run.insights_created = len(sync.created) + len(sync.reraised)
-            run.insights_updated = len(sync.updated)
-            run.proposals_created = proposals
-            summary = AnalysisSummary(
-                run.id,
-                org_id,
-                as_of,
-                RunStatus.SUCCEEDED,
-                len(findings),
-                len(sync.created),
-                len(sync.updated),
-                len(sync.reraised),
-                sync.suppressed,
-                proposals,
-                dict(Counter(d.rule_id for d in drafts)),
-            )
-    except Exception as exc:
-        _record_failure(factory, org_id, as_of, ctx, started, job_id, exc)
-        raise
-    finally:
-        engine.dispose()
-        if source_engine is not None:
-            source_engine.dispose()
+    hook = (proposal_hook or _proposal_store(settings)) if with_proposals else None
+    with _databases(settings) as (sessions, source_engine):
+        started = utc_now()
+        try:
+            with ExitStack() as stack, sessions.begin() as session:
+                run = _open_run(session, ctx, run_key, job_id, started)
+                record_versions(session, policies, org_id)
+                metrics = session.connection()
+                source = stack.enter_context(source_engine.connect()) if source_engine else metrics
+                findings = run_detectors(source, ctx, metrics_conn=metrics)
+                drafts = build_insight_drafts(evaluate(rules, policies, findings))
+                basis = impact_basis(source, org_id, ctx.end_utc)
+                sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
+                proposals = hook(session, org_id, drafts, sync, policies) if hook else 0
+                summary = _close_run(run, findings, drafts, sync, proposals)
+        except Exception as exc:
+            _record_failure(sessions, ctx, started, job_id, exc)
+            raise
     log.info(
         "analysis %s for org %s as of %s: %d findings, %d new, %d updated insights",
         summary.run_id,
@@ -151,10 +114,82 @@ def analyze(
     return summary
 
 
+@contextmanager
+def _databases(settings: Settings) -> Iterator[tuple[sessionmaker[Session], Engine | None]]:
+    """Sessions on the main database, and an engine on a separate (read-only) source
+    database when one is configured: the detectors read the source tables there and
+    chanperf's metrics in the main one."""
+    engine = make_engine(settings.database_url)
+    separate = settings.source_url != settings.database_url
+    source_engine = make_engine(settings.source_url) if separate else None
+    try:
+        yield session_factory(engine), source_engine
+    finally:
+        engine.dispose()
+        if source_engine is not None:
+            source_engine.dispose()
+
+
+def _proposal_store(settings: Settings) -> ProposalHook:
+    separate = settings.source_url != settings.database_url
+    return make_proposal_hook(
+        settings.rules_dir, settings.timezone, source_url=settings.source_url if separate else None
+    )
+
+
+def _open_run(
+    session: Session,
+    ctx: AnalysisContext,
+    run_key: str | None,
+    job_id: str | None,
+    started: datetime,
+) -> AnalysisRun:
+    run = AnalysisRun(
+        org_id=ctx.org_id,
+        kind="ANALYZE",
+        run_key=run_key,
+        job_id=job_id,
+        as_of=ctx.as_of,
+        period_start=ctx.period_start,
+        period_end=ctx.as_of,
+        started_at=started,
+        status=RunStatus.RUNNING,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _close_run(
+    run: AnalysisRun,
+    findings: Sequence[Finding],
+    drafts: Sequence[InsightDraft],
+    sync: InsightSync,
+    proposals: int,
+) -> AnalysisSummary:
+    run.status = RunStatus.SUCCEEDED
+    run.finished_at = utc_now()
+    run.findings_count = len(findings)
+    run.insights_created = len(sync.created) + len(sync.reraised)
+    run.insights_updated = len(sync.updated)
+    run.proposals_created = proposals
+    return AnalysisSummary(
+        run.id,
+        run.org_id,
+        run.as_of,
+        RunStatus.SUCCEEDED,
+        len(findings),
+        len(sync.created),
+        len(sync.updated),
+        len(sync.reraised),
+        sync.suppressed,
+        proposals,
+        dict(Counter(d.rule_id for d in drafts)),
+    )
+
+
 def _record_failure(
     factory: Callable[[], Session],
-    org_id: int,
-    as_of: date,
     ctx: AnalysisContext,
     started: datetime,
     job_id: str | None,
@@ -164,12 +199,12 @@ def _record_failure(
         with factory() as session, session.begin():
             session.add(
                 AnalysisRun(
-                    org_id=org_id,
+                    org_id=ctx.org_id,
                     kind="ANALYZE",
                     job_id=job_id,
-                    as_of=as_of,
+                    as_of=ctx.as_of,
                     period_start=ctx.period_start,
-                    period_end=as_of,
+                    period_end=ctx.as_of,
                     started_at=started,
                     finished_at=utc_now(),
                     status=RunStatus.FAILED,

@@ -9,7 +9,8 @@ import click
 
 from chanperf.cli.options import handle_errors, policies_dir_option, rules_dir_option
 from chanperf.core.settings import Settings
-from chanperf.rules.testing import lint, run_all
+from chanperf.rules.lint import lint
+from chanperf.rules.testing import run_all
 
 
 @click.command("lint")

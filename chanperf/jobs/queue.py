@@ -87,6 +87,17 @@ def connect(redis_url: str) -> Redis:
     return Redis.from_url(redis_url, socket_connect_timeout=5, health_check_interval=30)
 
 
+def queue_reachable(redis_url: str) -> bool:
+    """Whether Redis answers a PING within a few seconds (readiness checks)."""
+    client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
+    finally:
+        client.close()
+
+
 def _info(job: Job) -> JobInfo:
     status = job.get_status(refresh=False)
     error = None
@@ -272,6 +283,7 @@ __all__ = [
     "enqueue_unique",
     "fetch_job",
     "give_up_retries",
+    "queue_reachable",
     "run_scheduler",
     "run_worker",
 ]

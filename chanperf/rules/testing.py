@@ -176,27 +176,6 @@ def _index(test: RuleTest, finding: Finding) -> int:
     return next(i for i, f in enumerate(test.findings) if f is finding)
 
 
-def lint(policies_dir: Path, rules_dir: Path) -> list[Problem]:
-    """Every problem in the policies, the rules and the rule tests (empty list = clean)."""
-
-    try:
-        policy_set = load_policies(policies_dir)
-    except ValidationError as exc:
-        # Rules reference policy parameters: they cannot be checked against a broken set.
-        return [*exc.problems, Problem(str(rules_dir), "rules not checked: fix the policies first")]
-    problems: list[Problem] = []
-    try:
-        load_rules(rules_dir, policy_set)
-    except ValidationError as exc:
-        problems += exc.problems
-    if (rules_dir / "tests").is_dir():
-        try:
-            load_rule_tests(rules_dir / "tests")
-        except ValidationError as exc:
-            problems += exc.problems
-    return problems
-
-
 def run_all(
     rules_dir: Path,
     policies_dir: Path,
