@@ -237,7 +237,7 @@ def scans(engine: Engine) -> float:
 def pk_scans(engine: Engine) -> float:
     """The same aggregates as `scans`, each table read in primary-key order (org 1).
 
-    `scans` is the issue's definition and MariaDB plans it as it likes: for
+    `scans` is the yardstick's definition and MariaDB plans it as it likes: for
     channel_orders it walks the (org_id, account_id) index and fetches every row by
     primary key, which is several times slower than reading the table itself, and
     its time moves with what the buffer pool holds. This is the sequential read.

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS channel_performance_metrics (
   complaints_count                INT           NOT NULL DEFAULT 0,
   exceptions_requested            INT           NOT NULL DEFAULT 0,
   exceptions_granted              INT           NOT NULL DEFAULT 0,
-  -- beyond the seed: numerators and denominators, so rates re-aggregate exactly
+  -- extensions: numerators and denominators, so rates re-aggregate exactly
   onboardings_matured             INT           NOT NULL DEFAULT 0,
   onboardings_activated_in_window INT           NOT NULL DEFAULT 0,
   activation_days_sum             DECIMAL(15,4) NOT NULL DEFAULT 0,
@@ -120,7 +120,7 @@ CREATE TABLE IF NOT EXISTS channel_performance_segment_metrics (
   complaints_count                INT           NOT NULL DEFAULT 0,
   exceptions_requested            INT           NOT NULL DEFAULT 0,
   exceptions_granted              INT           NOT NULL DEFAULT 0,
-  -- beyond the seed: numerators and denominators, so rates re-aggregate exactly
+  -- extensions: numerators and denominators, so rates re-aggregate exactly
   onboardings_matured             INT           NOT NULL DEFAULT 0,
   onboardings_activated_in_window INT           NOT NULL DEFAULT 0,
   activation_days_sum             DECIMAL(15,4) NOT NULL DEFAULT 0,
@@ -169,7 +169,7 @@ CREATE TABLE IF NOT EXISTS channel_performance_insights (
                      NOT NULL DEFAULT 'NEW',
   reviewed_by        VARCHAR(100) NULL,
   reviewed_at        DATETIME     NULL,
-  -- beyond the seed
+  -- extensions
   rule_id            VARCHAR(100) NULL,
   detector           VARCHAR(100) NULL,
   fingerprint        VARCHAR(64)  NULL,
@@ -212,7 +212,7 @@ CREATE TABLE IF NOT EXISTS channel_policy_proposals (
   approved_at            DATETIME     NULL,
   implemented_at         DATETIME     NULL,
   implementation_results JSON         NULL,
-  -- beyond the seed
+  -- extensions
   parameter_path         VARCHAR(255) NULL,
   base_policy_version    INT          NULL,
   policy_patch           JSON         NULL,

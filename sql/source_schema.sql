@@ -1,4 +1,4 @@
--- The seven source tables of the data contract (spec/source-data.md), for MySQL/MariaDB.
+-- The seven source tables of the data contract (docs/source-data.md), for MySQL/MariaDB.
 --
 -- The other channel services write these tables; chanperf only reads them. Column names,
 -- types and the indexes below are the contract. tests/test_schema_ddl.py checks that this

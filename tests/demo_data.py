@@ -12,7 +12,8 @@ from chanperf.analysis.context import AnalysisContext, load_analysis_config
 from chanperf.core.database import make_engine
 from chanperf.core.settings import REPO_ROOT
 from chanperf.demo import generator
-from chanperf.demo.scenario import Planted, load_scenario
+from chanperf.demo.scenario import Planted
+from chanperf.demo.scenario_file import load_scenario
 from chanperf.models.base import Base
 from chanperf.policies.load import load_policies
 

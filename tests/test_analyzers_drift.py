@@ -247,7 +247,7 @@ DEMO_AS_OF = date(2026, 11, 23)
 def _demo(tmp: Path, scenario: str, seed: int) -> Engine:
     """Generate a demo scenario into SQLite and collect the weeks drift compares (no lag)."""
     from chanperf.demo.generator import generate, period_for, write
-    from chanperf.demo.scenario import load_scenario
+    from chanperf.demo.scenario_file import load_scenario
     from chanperf.metrics.collect import collect
 
     url = f"sqlite:///{tmp / scenario}.db"

@@ -1,4 +1,4 @@
-"""The OpenAPI document validates and lists every endpoint the issue names."""
+"""The OpenAPI document validates and lists every endpoint of the service."""
 
 from __future__ import annotations
 

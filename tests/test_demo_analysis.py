@@ -22,7 +22,7 @@ from chanperf.core.database import make_engine, session_factory
 from chanperf.core.settings import REPO_ROOT, Settings
 from chanperf.demo.quality import found_from_row, matches
 from chanperf.demo.run import run_demo
-from chanperf.demo.scenario import resolve_scenario_path
+from chanperf.demo.scenario_file import resolve_scenario_path
 from chanperf.models.performance import PerformanceInsight, PolicyProposal
 from tests.demo_data import DEMO_AS_OF
 

@@ -23,7 +23,7 @@ from chanperf.core.database import make_engine
 from chanperf.core.errors import ConflictError, ValidationError
 from chanperf.core.settings import Settings
 from chanperf.demo.run import run_demo
-from chanperf.demo.scenario import load_scenario
+from chanperf.demo.scenario_file import load_scenario
 from chanperf.models.base import Base
 
 AS_OF = date(2026, 11, 23)

@@ -166,8 +166,8 @@ def test_upgrade_reports_an_unreachable_database_without_a_traceback(tmp_path: P
     assert "error: cannot migrate the database" in result.output
 
 
-# The seed's columns of its three tables (the columns of chanperf/models/performance.py that
-# are not under a "beyond the seed" comment), with their MySQL types. New columns may be
+# The interface columns of the three tables (the columns of chanperf/models/performance.py
+# that are not under an "extensions" comment), with their MySQL types. New columns may be
 # added; these must stay, with these types, or the seed's readers break.
 SEED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "channel_performance_metrics": [

@@ -28,10 +28,10 @@ from chanperf.analysis.run import analyze
 from chanperf.core.database import make_engine
 from chanperf.core.settings import Settings
 from chanperf.demo.run import run_demo
-from chanperf.demo.scenario import resolve_scenario_path
+from chanperf.demo.scenario_file import resolve_scenario_path
 from chanperf.models.performance import PerformanceInsight
 
-# Seed function names of spec/insights.md -> the finding kinds they produce.
+# Detector names (docs/detection.md) -> the finding kinds they produce.
 DETECTOR_KINDS: dict[str, frozenset[str]] = {
     "detect_kit_effectiveness": frozenset({"kit_effectiveness"}),
     "detect_region_patterns": frozenset({"region_failure"}),

@@ -26,7 +26,8 @@ from chanperf.demo.generator import (
     write,
 )
 from chanperf.demo.report import report_analysis
-from chanperf.demo.scenario import Scenario, load_scenario
+from chanperf.demo.scenario import Scenario
+from chanperf.demo.scenario_file import load_scenario
 from chanperf.migrations.upgrade import upgrade
 from chanperf.models.base import Base
 

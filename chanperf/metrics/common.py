@@ -31,7 +31,7 @@ CUT_KEYS = ("region", "segment")
 class MetricWindows:
     """Policy windows the metrics depend on (onboarding and reactivation policies).
 
-    `revenue_attribution_days` is the 90 days of spec/source-data.md for revenue
+    `revenue_attribution_days` is the 90 days of the source contract (docs/source-data.md) for revenue
     from new and reactivated accounts; it is a definition of the contract, not a
     policy parameter, hence the default.
     """
@@ -141,7 +141,7 @@ def on_time_index(
     `ref` on the org_id prefix of that index (pushing the time test down as an
     index condition), which walks every index entry of the org, i.e. the whole
     history, instead of the range of the run. FORCE INDEX makes it a range scan.
-    The index is the one spec/source-data.md guarantees, under whatever name the
+    The index is the one the source contract (docs/source-data.md) guarantees, under whatever name the
     live database gives it (`run_by_day` reflects it); without one, no hint.
     SQLite ignores the hint. `run_range` says the query filters `time_col` to the
     current run exactly, which allows reading a long run by primary key instead.

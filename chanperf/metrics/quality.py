@@ -25,7 +25,7 @@ FEEDBACK_MEASURES = ("nps_responses", "nps_promoters", "nps_detractors", "compla
 EXCEPTION_MEASURES = ("exceptions_requested", "exceptions_granted")
 QUALITY_MEASURES = FEEDBACK_MEASURES + EXCEPTION_MEASURES
 QUALITY_KEYS = ("day", "region", "segment")
-# The NPS definition itself (spec/source-data.md), not a tunable threshold.
+# The NPS definition itself (docs/source-data.md), not a tunable threshold.
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 
 

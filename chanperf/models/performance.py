@@ -1,7 +1,7 @@
-"""chanperf's own tables: the seed's three (metrics, insights, proposals) and their extensions.
+"""chanperf's three tables that other services read (metrics, insights, proposals).
 
-Seed columns keep the seed's names and types; columns added for later stages are
-marked "beyond the seed" so the seed column-list test can tell them apart.
+The interface columns keep the names and types of sql/schema.sql; chanperf's own
+columns are marked "extensions" so the interface column-list test can tell them apart.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class MeasureColumns:
     complaints_count: Mapped[int] = _count()
     exceptions_requested: Mapped[int] = _count()
     exceptions_granted: Mapped[int] = _count()
-    # beyond the seed: denominators and numerators, so rates can be re-aggregated exactly
+    # extensions: denominators and numerators, so rates can be re-aggregated exactly
     onboardings_matured: Mapped[int] = _count()
     onboardings_activated_in_window: Mapped[int] = _count()
     activation_days_sum: Mapped[Decimal] = mapped_column(
@@ -173,7 +173,7 @@ class PerformanceInsight(Timestamps, Base):
     )
     reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    # beyond the seed
+    # extensions
     rule_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detector: Mapped[str | None] = mapped_column(String(100), nullable=True)
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -223,7 +223,7 @@ class PolicyProposal(Timestamps, Base):
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     implemented_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     implementation_results: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
-    # beyond the seed
+    # extensions
     parameter_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
     base_policy_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     policy_patch: Mapped[list[Any] | None] = mapped_column(JSON(), nullable=True)

@@ -1,4 +1,4 @@
-"""Bookkeeping tables beyond the seed: policy versions and analysis runs."""
+"""Bookkeeping tables: the policy versions an org ran under, and the analysis runs."""
 
 from __future__ import annotations
 

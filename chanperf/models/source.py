@@ -1,4 +1,4 @@
-"""The seven source tables of spec/source-data.md: names, types and indexes are the contract."""
+"""The seven source tables of docs/source-data.md: names, types and indexes are the contract."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Column types that behave the same on SQLite and MariaDB (see notes/dependencies.md)."""
+"""Column types that behave the same on SQLite and MariaDB (both drop offsets and differ on enums)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Channel misalignment (spec/insights.md row 12): `detect_misalignments` → `Misalignment`.
+"""Channel misalignment: `detect_misalignments` → `Misalignment`.
 
 "margin": per segment and per region, the margin of the lookback's orders,
 m = Σ(revenue − cost) / Σ revenue, against `strategy.min_margin`, with the

@@ -1,44 +1,7 @@
-"""Churn risk (spec/insights.md row 8): a per-account logistic model and the share of accounts at risk.
+"""Churn risk: a per-account logistic model and the share of accounts at risk.
 
-Population at a snapshot instant T: accounts whose state at T (their latest
-transition before T) is ACTIVE or AT_RISK, the accounts that buy. NEW and
-ACTIVATING accounts belong to the onboarding detectors; STALLED and CHURNED
-accounts have already churned.
-
-Features at T (FEATURES):
-- `recency_days`: days from the account's last order line before T to T, looked
-  for within RECENCY_CAP_DAYS; no order in that time counts as the cap;
-- `orders_90d`: orders (distinct order instants; a row is an order line) in [T − 90 d, T);
-- `revenue_trend`: log((1 + revenue in [T − 90 d, T)) / (1 + revenue in [T − 180 d, T − 90 d)));
-- `health_score`: channel_accounts.health_score, missing → the training median,
-  with `health_missing` = 1 marking the imputation (HEALTH_FEATURES).
-
-The scoring model uses MODEL_FEATURES, the first three only. The health score has
-no history in the source contract: its current value is all there is, and it is
-written after the fact (a STALLED account's score is low), so at a past snapshot
-it tells which accounts *will* stall. On the demo's planted channel it lifts the
-held-back AUC from 0.67 to 0.90 and makes every segment's at-risk share look as
-if it fell since the baseline snapshot: leakage, not skill. `churn_model_report`
-still fits the model with it and reports that AUC (`auc_holdout_with_health`)
-so the difference stays visible; once the source keeps a health history it can
-join MODEL_FEATURES.
-
-Label at T: a transition to STALLED or CHURNED in (T, T + horizon], horizon =
-`churn_horizon_days`. The model (statsmodels Logit on standardised features) is
-trained on T0 = end − 2 × horizon, whose labels are complete by T1 = end − horizon,
-and evaluated on the held-back snapshot T1 with labels seen by the end of the
-as-of day: AUC = Mann–Whitney U / (positives × negatives). That same model
-scores every account at the end of the as-of day; an account is at risk when its
-score is at least the score of the riskiest `churn_risk_top_share` of accounts
-at the held-back snapshot T1 (`risk_threshold`). A quantile, not a fixed
-probability: a weak but real model (AUC ~0.67) keeps its scores near the base
-rate, so a fixed cut-off such as 0.5 may never be reached and the detector would
-go blind; the riskiest tenth always exists, and a group whose share of it rises
-is what the finding reports.
-
-`predict_churn_risk` compares, per segment and per region, the share at risk now
-(b) with the share at risk at T1 (a) — the same accounts can be in both
-snapshots, so the two-proportion test is an approximation.
+The population, features, label, training and held-back snapshots, and why the health
+score stays out of the scoring model are in docs/detection.md ("Churn risk").
 """
 
 from __future__ import annotations

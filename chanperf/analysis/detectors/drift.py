@@ -1,4 +1,4 @@
-"""Weekly KPI drift (spec/insights.md row 13): `detect_metric_drift` → `MetricDrift`.
+"""Weekly KPI drift: `detect_metric_drift` → `MetricDrift`.
 
 Reads the WEEKLY rows of channel_performance_metrics (the channel) and of
 channel_performance_segment_metrics (dimension region and segment) and compares,

@@ -1,4 +1,4 @@
-"""Onboarding detectors (spec/insights.md rows 1–3): kits, regions, targets.
+"""Onboarding detectors: kits, regions, targets.
 
 All three read the lookback's onboarding cohort (analyzers/cohorts.py): rates are
 over *matured* onboardings only (started at least `activation_window_days` before

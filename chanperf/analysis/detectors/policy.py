@@ -1,4 +1,5 @@
-"""Policy detectors (spec/insights.md rows 9, 10; row 12 lives in `alignment.py`).
+"""Policy detectors: exceptions routinely granted, and activity no policy covers (margin and
+share misalignment: `alignment.py`).
 
 `detect_excessive_exceptions` (`ExcessiveExceptions`): exceptions requested in
 the lookback, per (policy_key, sku). The rate's denominator is what the pricing
@@ -166,7 +167,7 @@ def _kit_counts(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     """Matured onboardings of the lookback per kit: x activated within the window, n matured."""
     window = int(ctx.policies.get("onboarding.activation_window_days"))
     ob = ChannelOnboarding.__table__
-    # Younger onboardings may still activate: censored, as in spec/source-data.md.
+    # Younger onboardings may still activate: censored, as in the source contract.
     matured_before = ctx.end_utc - timedelta(days=window)
     rows = frame(
         conn,

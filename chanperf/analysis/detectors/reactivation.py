@@ -1,4 +1,4 @@
-"""Reactivation detectors (spec/insights.md rows 4–6 and 11): discounts, strategies,
+"""Reactivation detectors: discounts, strategies,
 reincidence against the policy, and discounts over the cap.
 
 Rows 4–6 read resolved reactivations (analyzers/cohorts.py): win rates over the
