@@ -17,8 +17,9 @@ demo: $(VENV)/.installed
 	$(BIN)/chanperf demo
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check chanperf api tests benchmarks
-	$(BIN)/ruff format --check chanperf api tests benchmarks
+	$(BIN)/ruff check chanperf api tests benchmarks scripts
+	$(BIN)/ruff format --check chanperf api tests benchmarks scripts
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
