@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest clean
+.PHONY: demo test test-fast lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ pytest: $(VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The edit loop: SQLite only, no MariaDB, Redis or slow (whole-channel) tests.
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest -q -m "not mariadb and not redis and not slow"
 
 clean:
 	rm -rf $(VENV) chanperf-demo.db .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, case, func, select
 
 from chanperf.core.enums import OnboardingStatus
-from chanperf.core.periods import DAY_SECONDS, DayRun
+from chanperf.core.periods import DayRun
 from chanperf.metrics.common import (
     Dialect,
     MetricWindows,
@@ -98,26 +98,3 @@ def collect_onboarding_metrics(
 
     frame = run_by_day(conn, span, build, [*ONBOARDING_KEYS, *ONBOARDING_MEASURES])
     return ints(frame, ONBOARDING_MEASURES)
-
-
-def collect_activation_rates(measures: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
-    """Activation rate and average activation days from an onboarding frame.
-
-    Columns: [by,] onboardings_matured, onboardings_activated_in_window,
-    onboardings_completed, activation_rate (NaN when nothing matured),
-    avg_activation_days (NaN when nothing completed).
-    """
-    cols = ["onboardings_matured", "onboardings_activated_in_window", "onboardings_completed"]
-    grouped = (
-        measures.groupby(by)[[*cols, "activation_seconds_sum"]].sum().reset_index()
-        if by
-        else measures[[*cols, "activation_seconds_sum"]].sum().to_frame().T
-    )
-    matured = grouped["onboardings_matured"].astype("float64")
-    completed = grouped["onboardings_completed"].astype("float64")
-    grouped["activation_rate"] = grouped["onboardings_activated_in_window"] / matured.where(
-        matured > 0
-    )
-    days = grouped["activation_seconds_sum"].astype("float64") / DAY_SECONDS
-    grouped["avg_activation_days"] = days / completed.where(completed > 0)
-    return grouped.drop(columns=["activation_seconds_sum"])

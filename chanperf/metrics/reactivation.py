@@ -118,22 +118,3 @@ def collect_reactivation_metrics(
     # Outer merge on keys that may be NULL: pandas matches NaN with NaN here, as wanted.
     merged = first.merge(second, on=keys, how="outer")
     return ints(merged, REACTIVATION_MEASURES)
-
-
-def collect_strategy_effectiveness(measures: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy: counts, win rate, reincidence rate and cost per win.
-
-    Columns: strategy, reactivations_started, reactivations_won, reactivations_resolved,
-    reactivations_matured, reincidences, reactivation_cost (cents), reactivation_rate
-    (won/resolved), reincidence_rate (reincidences/matured), cost_per_win (cents).
-    NaN where the denominator is zero.
-    """
-    cols = [c for c in REACTIVATION_MEASURES if c != "reactivations_lost"]
-    out = measures.groupby("strategy")[cols].sum().reset_index()
-    resolved = out["reactivations_resolved"].astype("float64")
-    matured = out["reactivations_matured"].astype("float64")
-    won = out["reactivations_won"].astype("float64")
-    out["reactivation_rate"] = out["reactivations_won"] / resolved.where(resolved > 0)
-    out["reincidence_rate"] = out["reincidences"] / matured.where(matured > 0)
-    out["cost_per_win"] = out["reactivation_cost"] / won.where(won > 0)
-    return out

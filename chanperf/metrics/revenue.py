@@ -53,18 +53,6 @@ _HUNDREDTHS = {
 }
 
 
-def collect_revenue_metrics(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
-    """One row per (day, region, segment) with REVENUE_MEASURES (int64; money in cents).
-
-    The order lines' measures (`collect_line_revenue`) joined with the reactivated
-    revenue (`collect_reactivated_revenue`); `chanperf.metrics.collect` reads the two on
-    separate connections and joins them with `join_revenue`.
-    """
-    return join_revenue(
-        collect_line_revenue(conn, span, windows), collect_reactivated_revenue(conn, span, windows)
-    )
-
-
 def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
     """The order lines of each run joined to their account: every measure but the reactivated.
 
@@ -192,15 +180,3 @@ def join_revenue(lines: pd.DataFrame, won: pd.DataFrame) -> pd.DataFrame:
     keys = list(REVENUE_KEYS)
     merged = lines.merge(won, on=keys, how="left")
     return ints(merged, REVENUE_MEASURES)[[*keys, *REVENUE_MEASURES]]
-
-
-def collect_margin_trends(measures: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
-    """Margin by day (and `by`): (revenue - cost) / revenue, NaN on days without revenue.
-
-    Columns: day, [by,] revenue_total, cost_total (cents), avg_margin, sorted by day.
-    """
-    keys = ["day", by] if by else ["day"]
-    out = measures.groupby(keys)[["revenue_total", "cost_total"]].sum().reset_index()
-    revenue = out["revenue_total"].astype("float64")
-    out["avg_margin"] = (revenue - out["cost_total"]) / revenue.where(revenue != 0)
-    return out.sort_values(keys).reset_index(drop=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
-pytest_plugins = ("test_api_support",)
-
 ENDPOINTS = {
     ("get", "/"),
     ("get", "/health"),

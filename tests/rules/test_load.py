@@ -12,7 +12,7 @@ from chanperf.core.settings import REPO_ROOT
 from chanperf.policies.load import PolicySet, load_policies
 from chanperf.rules.load import AllOf, Compare, Ref, load_rules
 
-BROKEN = Path(__file__).parent / "fixtures" / "broken_rules"
+BROKEN = Path(__file__).parents[1] / "fixtures" / "broken_rules"
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from test_api_support import PREFIX, make_client, make_keys
 
 from chanperf.core.settings import REPO_ROOT, Settings
 from chanperf.jobs.queue import QUEUE_NAME, connect
 from chanperf.models.base import Base
 from chanperf.models.performance import PerformanceInsight
+from tests.api.conftest import PREFIX, make_client, make_keys
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis, pytest.mark.slow]
 AS_OF = date(2026, 11, 19)

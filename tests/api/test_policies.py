@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from test_api_support import PREFIX, error_of
-
 from chanperf.policies.load import load_policies
 from chanperf.policies.versions import record_versions
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, error_of
 
 
 def test_shipped_files_before_any_run(client, keys, settings):

@@ -30,9 +30,6 @@ from chanperf.core.enums import Dimension, PeriodType
 from chanperf.core.settings import Settings
 from chanperf.metrics.collect import collect
 from chanperf.metrics.common import MetricWindows
-from chanperf.metrics.onboarding import collect_activation_rates
-from chanperf.metrics.reactivation import collect_strategy_effectiveness
-from chanperf.metrics.revenue import collect_margin_trends
 from chanperf.metrics.state import STATE_MEASURES
 from chanperf.metrics.store import MEASURES, get_metrics
 from chanperf.models.performance import PerformanceMetric, SegmentMetric
@@ -571,33 +568,6 @@ def test_backfill_covers_the_source_and_matches_ranged_collect(engine: Engine) -
         assert values == backfilled[key], key
 
 
-def test_frame_helpers(engine: Engine) -> None:
-    onboarding = pd.DataFrame(
-        {"kit": ["K1", "K1", "K2"], "onboardings_matured": [2, 1, 0],
-         "onboardings_activated_in_window": [1, 1, 0], "onboardings_completed": [2, 1, 0],
-         "activation_seconds_sum": [86400, 43200, 0]}
-    )  # fmt: skip
-    rates = collect_activation_rates(onboarding, by="kit").set_index("kit")
-    assert rates.loc["K1", "activation_rate"] == pytest.approx(2 / 3)
-    assert rates.loc["K1", "avg_activation_days"] == pytest.approx(0.5)
-    assert np.isnan(rates.loc["K2", "activation_rate"])
-    rev = pd.DataFrame(
-        {"day": [date(2026, 1, 1)] * 2, "revenue_total": [100, 0], "cost_total": [60, 0]}
-    )
-    assert collect_margin_trends(rev)["avg_margin"].tolist() == [pytest.approx(0.4)]
-    rea = pd.DataFrame(
-        {"strategy": ["A"], "reactivations_started": [2], "reactivation_cost": [300],
-         "reactivations_won": [1], "reactivations_lost": [1], "reactivations_resolved": [2],
-         "reactivations_matured": [1], "reincidences": [0]}
-    )  # fmt: skip
-    eff = collect_strategy_effectiveness(rea).iloc[0]
-    assert (eff["reactivation_rate"], eff["reincidence_rate"], eff["cost_per_win"]) == (
-        0.5,
-        0.0,
-        300,
-    )
-
-
 def test_finish_frame_matches_finish_row_by_row() -> None:
     """The vectorised finish gives finish's values: ties, negatives, zero denominators."""
     from chanperf.metrics.rollup import ADDITIVE, finish, finish_frame
@@ -652,7 +622,11 @@ def test_revenue_cuts_are_named_back_in_the_database_collation(
 
     runs = tuple(uniform_runs(date(2026, 2, 27), date(2026, 2, 27), Settings().tz))
     with engine.connect() as conn:
-        frame = revenue.collect_revenue_metrics(conn, Span(1, runs, AS_OF), WINDOWS)
+        span = Span(1, runs, AS_OF)
+        frame = revenue.join_revenue(
+            revenue.collect_line_revenue(conn, span, WINDOWS),
+            revenue.collect_reactivated_revenue(conn, span, WINDOWS),
+        )
     got = {
         (r["region"] if isinstance(r["region"], str) else None, r["segment"] if isinstance(r["segment"], str) else None): (r["orders_count"], r["revenue_total"], r["revenue_new_accounts"])
         for r in frame.to_dict("records")

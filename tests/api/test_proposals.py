@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from test_api_support import PREFIX, add_proposal, error_of
 
 from chanperf.core.enums import ProposalStatus
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, add_proposal, error_of
 
 
 @pytest.fixture

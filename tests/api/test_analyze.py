@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 from rq import Queue
-from test_api_support import PREFIX, error_of, make_client
 
 from chanperf.jobs.queue import QUEUE_NAME
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, error_of, make_client
 
 
 def test_without_redis_the_analysis_runs_here_and_answers_a_finished_job(client, keys):

@@ -13,7 +13,7 @@ from chanperf.rules.compile import NEVER, compile_condition, golden_text
 from chanperf.rules.load import AllOf, AnyOf, Compare, Exists, Ref
 from chanperf.rules.pure import matches
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "compiled_rules.json"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "compiled_rules.json"
 
 
 def test_compiled_shipped_pack_equals_the_golden_file() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_proposals import discount_finding, kit_finding, policies_copy, proposal_for
 
 from chanperf.core.enums import ProposalStatus
 from chanperf.core.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
@@ -18,6 +17,7 @@ from chanperf.proposals.apply import apply_proposal
 from chanperf.proposals.queries import get_proposal, list_proposals, proposal_diff
 from chanperf.proposals.store import store_proposal
 from chanperf.proposals.workflow import approve_proposal, reject_proposal, submit_for_review
+from tests.proposals.test_generate import discount_finding, kit_finding, policies_copy, proposal_for
 
 NOW = datetime(2026, 7, 1, 12, 0, 0)
 

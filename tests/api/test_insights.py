@@ -6,11 +6,9 @@ import json
 from datetime import date
 
 import pytest
-from test_api_support import PREFIX, add_insight, add_proposal, error_of
 
 from chanperf.core.enums import InsightCategory, InsightStatus, InsightType, Severity
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, add_insight, add_proposal, error_of
 
 
 @pytest.fixture

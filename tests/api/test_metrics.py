@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_api_support import PREFIX, add_metric, error_of
 
 from chanperf.core.enums import PeriodType
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, add_metric, error_of
 
 END = date(2026, 11, 19)
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from chanperf.cli.main import main
 from chanperf.core.settings import REPO_ROOT
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -7,13 +7,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_api_support import PREFIX, ROLES, add_insight, add_proposal, error_of, make_client
 
 from chanperf.core.api_keys import KeyRing, Role, hash_key, load_keyring, new_key, parse_entries
 from chanperf.core.errors import ConfigError
 from chanperf.core.settings import Settings
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, ROLES, add_insight, add_proposal, error_of, make_client
 
 # ---------------------------------------------------------------- keys
 

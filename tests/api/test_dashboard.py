@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_api_support import PREFIX, add_insight, add_metric, add_proposal
 
 from chanperf.core.enums import InsightStatus, PeriodType, ProposalStatus, Severity
-
-pytest_plugins = ("test_api_support",)
+from tests.api.conftest import PREFIX, add_insight, add_metric, add_proposal
 
 AS_OF = date(2026, 11, 19)  # a Thursday: this week began on Monday 16
 

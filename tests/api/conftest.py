@@ -1,6 +1,6 @@
 """Shared pieces of the API tests: keys for every role and org, a client, seed rows.
 
-Imported by the test_api_* modules (`from test_api_support import ...`); it holds no tests.
+Fixtures for tests/api (keys, client) and helpers other test modules import from here.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from chanperf.policies.load import known_policies, load_policies
 from chanperf.policies.versions import record_versions
 
 POLICIES = REPO_ROOT / "policies"
-BROKEN = Path(__file__).parent / "fixtures" / "broken_policies"
+BROKEN = Path(__file__).parents[1] / "fixtures" / "broken_policies"
 
 
 def test_shipped_pack_loads_with_every_policy_and_the_values_others_rely_on() -> None:
