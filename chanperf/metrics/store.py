@@ -70,7 +70,7 @@ def save_metrics(
     period_type: PeriodType,
     metrics: Mapping[str, Any],
 ) -> None:
-    """Upsert the totals row of one period (the seed's `save_metrics(date, metrics)`)."""
+    """Upsert the totals row of one period."""
     unknown = sorted(set(metrics) - set(MEASURES))
     if unknown:
         problems = [Problem("metrics", f"unknown measure {k!r}", field=k) for k in unknown]
@@ -225,7 +225,7 @@ def get_metrics(
     end: date,
     dimension: Dimension | None = None,
 ) -> pd.DataFrame:
-    """Stored rows with period_date in [start, end], sorted by date (the seed's `get_metrics`).
+    """Stored rows with period_date in [start, end], sorted by date.
 
     Columns: period_date, period_type, [dimension, dimension_value,] and every measure.
     Without `dimension` the totals rows; with it, that dimension's rows.

@@ -123,7 +123,7 @@ class PerformanceMetric(MeasureColumns, Timestamps, Base):
 
 
 class SegmentMetric(MeasureColumns, Timestamps, Base):
-    """Beyond the seed: the same measures cut by region, segment, kit or strategy."""
+    """The same measures cut by region, segment, kit or strategy (chanperf's own table)."""
 
     __tablename__ = "channel_performance_segment_metrics"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

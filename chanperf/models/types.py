@@ -46,7 +46,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def enum_column(enum: type[StrEnum], name: str) -> SAEnum:
-    """Native ENUM on MySQL (as the seed DDL), VARCHAR + CHECK elsewhere; stores the values."""
+    """Native ENUM on MySQL (as sql/schema.sql), VARCHAR + CHECK elsewhere; stores the values."""
     return SAEnum(
         enum,
         name=name,

@@ -1,10 +1,9 @@
 """From an insight draft with a proposal to a reviewable policy change with an experiment plan.
 
-The seed's three functions live here: `generate_policy_proposal`,
-`calculate_expected_impact` and `generate_experiment_plan`. Everything is a
-pure function of the draft, the policy set, the file text and the population
-measured from the source tables (`PopulationStats`); the database work of
-storing and deduplicating proposals is in `create_proposals_for_run`.
+`generate_policy_proposal`, `calculate_expected_impact` and `generate_experiment_plan`
+are pure functions of the draft, the policy set, the file text and the population
+measured from the source tables (`PopulationStats`); storing and deduplicating
+proposals is `chanperf.proposals.store`'s job.
 """
 
 from __future__ import annotations
