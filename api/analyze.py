@@ -10,7 +10,7 @@ from flask_smorest import Blueprint, abort
 from api.auth import requires
 from api.common import PREFIX, org_id, reading, yesterday
 from api.context import services
-from api.schemas import AnalyzeRequestSchema, JobSchema
+from api.schemas import AnalysisRequestSchema, JobSchema
 from chanperf.core.api_keys import Role
 from chanperf.jobs.queue import QueueUnavailable
 from chanperf.jobs.submit import get_job, submit_analysis
@@ -22,7 +22,7 @@ LOCATION = {"Location": {"description": "Where the job's status is", "schema": {
 @blp.route("/analyze")
 class Analyze(MethodView):
     @requires(Role.ANALYST)
-    @blp.arguments(AnalyzeRequestSchema, required=False)
+    @blp.arguments(AnalysisRequestSchema, required=False)
     @blp.response(202, JobSchema, headers=LOCATION)
     @blp.doc(responses={"503": "SERVICE_UNAVAILABLE"})
     def post(self, body: dict[str, Any]) -> Any:

@@ -11,14 +11,12 @@ from flask_smorest.pagination import PaginationParameters
 from api.auth import requires
 from api.common import PREFIX, actor, org_id, reading, writing
 from api.schemas import (
-    ACTIONS,
     InsightActionSchema,
     InsightDetailSchema,
     InsightQuerySchema,
-    InsightSchema,
+    PerformanceInsightSchema,
 )
 from chanperf.core.api_keys import Role
-from chanperf.core.errors import Problem, ValidationError
 from chanperf.insights.queries import (
     InsightFilter,
     get_insight,
@@ -26,7 +24,7 @@ from chanperf.insights.queries import (
     parse_period,
     proposals_of_insight,
 )
-from chanperf.insights.workflow import update_insight_status
+from chanperf.insights.workflow import act_on_insight
 from chanperf.models.performance import PerformanceInsight
 
 blp = Blueprint(
@@ -44,7 +42,7 @@ def _detail(session: Any, row: PerformanceInsight) -> dict[str, Any]:
 class Insights(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(InsightQuerySchema, location="query")
-    @blp.response(200, InsightSchema(many=True))
+    @blp.response(200, PerformanceInsightSchema(many=True))
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """List insights, filtered and sorted, a page at a time."""
@@ -88,18 +86,15 @@ class InsightAction(MethodView):
     @blp.response(200, InsightDetailSchema)
     @blp.doc(responses={"404": "NOT_FOUND", "409": "CONFLICT"})
     def post(self, body: dict[str, Any], insight_id: int) -> Any:
-        """Review, accept, dismiss or mark an insight implemented."""
-        if body["action"] == "dismiss" and not body.get("reason"):
-            raise ValidationError(
-                [Problem("reason", "a reason is required to dismiss", field="reason")]
-            )
+        """Review, start, implement, dismiss or reopen an insight (one winner when two race)."""
         with writing() as session:
-            row = update_insight_status(
+            row = act_on_insight(
                 session,
                 org_id(),
                 insight_id,
-                ACTIONS[body["action"]],
-                actor=actor(),
+                body["action"],
+                actor(),
                 reason=body.get("reason"),
+                implementation_notes=body.get("implementation_notes"),
             )
             return _detail(session, row)

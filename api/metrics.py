@@ -10,12 +10,12 @@ from flask_smorest import Blueprint
 from api.auth import requires
 from api.common import PREFIX, org_id, reading, yesterday
 from api.schemas import (
+    ChannelMetricsSchema,
     HistoryQuerySchema,
     LatestMetricsSchema,
-    MetricRowSchema,
     MetricsQuerySchema,
+    TrendDataSchema,
     TrendQuerySchema,
-    TrendSchema,
 )
 from chanperf.core.api_keys import Role
 from chanperf.metrics.queries import default_window, latest_metrics, metric_history, metric_trend
@@ -41,7 +41,7 @@ class Metrics(MethodView):
 class MetricsHistory(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(HistoryQuerySchema, location="query")
-    @blp.response(200, MetricRowSchema(many=True))
+    @blp.response(200, ChannelMetricsSchema(many=True))
     def get(self, args: dict[str, Any]) -> Any:
         """Stored periods between two dates, totals or one dimension's cuts."""
         end = args.get("to") or yesterday()
@@ -62,7 +62,7 @@ class MetricsHistory(MethodView):
 class Trend(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(TrendQuerySchema, location="query")
-    @blp.response(200, TrendSchema)
+    @blp.response(200, TrendDataSchema)
     @blp.doc(responses={"404": "NOT_FOUND"})
     def get(self, args: dict[str, Any], metric: str) -> Any:
         """One measure over the last N days with period-over-period and week-over-week deltas."""

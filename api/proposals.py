@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from api.auth import requires
 from api.common import PREFIX, actor, org_id, reading, writing
-from api.schemas import ApproveSchema, ProposalQuerySchema, ProposalSchema, RejectSchema
+from api.schemas import ApproveSchema, PolicyProposalSchema, ProposalQuerySchema, RejectSchema
 from chanperf.core.api_keys import Role
 from chanperf.core.enums import ProposalStatus
 from chanperf.proposals.queries import get_proposal, page_proposals, proposal_diff
@@ -35,7 +35,7 @@ def _statuses(values: list[str] | None) -> tuple[ProposalStatus, ...]:
 class Proposals(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(ProposalQuerySchema, location="query")
-    @blp.response(200, ProposalSchema(many=True))
+    @blp.response(200, PolicyProposalSchema(many=True))
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """List proposals, pending review unless a status is asked for, newest first."""
@@ -55,7 +55,7 @@ class Proposals(MethodView):
 @blp.route("/proposals/<int:proposal_id>")
 class Proposal(MethodView):
     @requires(Role.VIEWER)
-    @blp.response(200, ProposalSchema)
+    @blp.response(200, PolicyProposalSchema)
     @blp.doc(responses={"404": "NOT_FOUND"})
     def get(self, proposal_id: int) -> Any:
         """One proposal: the change, its impact, experiment plan and review state."""
@@ -88,7 +88,7 @@ class ProposalDiff(MethodView):
 class ApproveProposal(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(ApproveSchema)
-    @blp.response(200, ProposalSchema)
+    @blp.response(200, PolicyProposalSchema)
     @blp.doc(responses=REVIEW_ERRORS)
     def post(self, _body: dict[str, Any], proposal_id: int) -> Any:
         """Approve a pending proposal; the approver is the API key's name."""
@@ -103,7 +103,7 @@ class ApproveProposal(MethodView):
 class RejectProposal(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(RejectSchema)
-    @blp.response(200, ProposalSchema)
+    @blp.response(200, PolicyProposalSchema)
     @blp.doc(responses=REVIEW_ERRORS)
     def post(self, body: dict[str, Any], proposal_id: int) -> Any:
         """Reject a pending proposal with a reason; the reviewer is the API key's name."""

@@ -6,7 +6,6 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from chanperf.core.enums import (
     Dimension,
-    InsightCategory,
     InsightStatus,
     InsightType,
     PeriodType,
@@ -14,6 +13,7 @@ from chanperf.core.enums import (
     Severity,
     SuggestedAction,
 )
+from chanperf.insights.workflow import ACTIONS as INSIGHT_ACTIONS
 from chanperf.metrics.queries import INTEGER_MEASURES
 from chanperf.metrics.store import MEASURES
 
@@ -37,7 +37,7 @@ class InsightQuerySchema(QueryArgs):
     )
     severity = fields.List(_enum(Severity))
     status = fields.List(_enum(InsightStatus))
-    category = fields.List(_enum(InsightCategory))
+    category = fields.List(fields.String(validate=validate.Length(min=1, max=50)))
     region = fields.String(validate=validate.Length(min=1, max=50))
     segment = fields.String(validate=validate.Length(min=1, max=100))
     period = fields.String(
@@ -58,71 +58,76 @@ class InsightQuerySchema(QueryArgs):
 class ProposalSummarySchema(Schema):
     id = fields.Integer(required=True)
     insight_id = fields.Integer(allow_none=True)
-    policy_name = fields.String(required=True)
     title = fields.String(required=True)
+    affected_policy = fields.String(allow_none=True)
+    policy_name = fields.String(required=True)
     status = _enum(ProposalStatus, required=True)
-    parameter_path = fields.String(allow_none=True)
     current_value = fields.Raw(allow_none=True)
     proposed_value = fields.Raw(allow_none=True)
+    expected_impact = fields.String(allow_none=True)
+    experiment_duration_days = fields.Integer(allow_none=True)
     created_at = fields.DateTime(allow_none=True)
 
 
-class InsightSchema(Schema):
+class PerformanceInsightSchema(Schema):
+    """An insight, in the shape of the design's examples (type, severity, category, title,
+    observation, evidence, recommendation, suggested_action) plus the rest of its row."""
+
     id = fields.Integer(required=True)
+    org_id = fields.Integer(required=True)
     type = _enum(InsightType, attribute="insight_type", required=True)
-    category = _enum(InsightCategory, required=True)
     severity = _enum(Severity, required=True)
-    status = _enum(InsightStatus, required=True)
+    category = fields.String(allow_none=True)
     title = fields.String(required=True)
     observation = fields.String(required=True)
+    evidence = fields.Dict(allow_none=True)
     recommendation = fields.String(allow_none=True)
     suggested_action = _enum(SuggestedAction, allow_none=True)
-    affected_region = fields.String(allow_none=True)
+    suggested_params = fields.Dict(allow_none=True)
+    impact_estimate = fields.Dict(allow_none=True)
     affected_segment = fields.String(allow_none=True)
+    affected_region = fields.String(allow_none=True)
     affected_policy = fields.String(allow_none=True)
-    affected_sku = fields.String(allow_none=True)
+    status = _enum(InsightStatus, required=True)
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    implementation_notes = fields.String(allow_none=True)
+    analysis_period_start = fields.Date(allow_none=True)
+    analysis_period_end = fields.Date(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime(allow_none=True)
     rule_id = fields.String(allow_none=True)
     detector = fields.String(allow_none=True)
-    period_start = fields.Date(allow_none=True)
-    period_end = fields.Date(allow_none=True)
+    affected_sku = fields.String(allow_none=True)
+    affected_dimension = fields.String(allow_none=True)
+    affected_value = fields.String(allow_none=True)
+    effect_size = fields.Float(allow_none=True)
     occurrences = fields.Integer()
     first_seen_at = fields.DateTime(allow_none=True)
     last_seen_at = fields.DateTime(allow_none=True)
-    reviewed_by = fields.String(allow_none=True)
-    reviewed_at = fields.DateTime(allow_none=True)
     status_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
-
-
-class InsightDetailSchema(InsightSchema):
-    evidence = fields.Dict(required=True)
-    suggested_params = fields.Dict(allow_none=True)
-    impact_estimate = fields.Dict(allow_none=True)
-    effect_size = fields.Float(allow_none=True)
     analysis_run_id = fields.Integer(allow_none=True)
+
+
+class InsightDetailSchema(PerformanceInsightSchema):
     proposals = fields.List(fields.Nested(ProposalSummarySchema), required=True)
-
-
-ACTIONS = {
-    "review": InsightStatus.REVIEWED,
-    "accept": InsightStatus.ACCEPTED,
-    "dismiss": InsightStatus.DISMISSED,
-    "implement": InsightStatus.IMPLEMENTED,
-}
 
 
 class InsightActionSchema(Schema):
     action = fields.String(
         required=True,
-        validate=validate.OneOf(sorted(ACTIONS)),
+        validate=validate.OneOf(list(INSIGHT_ACTIONS)),
         metadata={
-            "description": "review → REVIEWED, accept → ACCEPTED, dismiss → DISMISSED, "
-            "implement → IMPLEMENTED"
+            "description": "; ".join(f"{k}: {a.description}" for k, a in INSIGHT_ACTIONS.items())
         },
     )
     reason = fields.String(
         validate=validate.Length(min=1, max=2000),
         metadata={"description": "Why; required to dismiss (a dismissed insight stays quiet)."},
+    )
+    implementation_notes = fields.String(
+        validate=validate.Length(min=1, max=10000),
+        metadata={"description": "What was done; required to implement."},
     )
 
 
@@ -139,24 +144,30 @@ class ProposalQuerySchema(QueryArgs):
     policy = fields.String(validate=validate.Length(min=1, max=100))
 
 
-class ProposalSchema(ProposalSummarySchema):
-    rationale = fields.String(allow_none=True)
-    current_policy = fields.Dict(required=True)
-    proposed_policy = fields.Dict(required=True)
-    policy_patch = fields.List(fields.Dict(), allow_none=True)
-    expected_impact = fields.Dict(allow_none=True)
+class PolicyProposalSchema(ProposalSummarySchema):
+    """A policy proposal: the row other services read, with its change and experiment."""
+
+    org_id = fields.Integer(required=True)
+    description = fields.String(required=True)
+    impact_metrics = fields.Dict(allow_none=True)
+    risk_assessment = fields.String(allow_none=True)
     experiment_plan = fields.Dict(allow_none=True)
-    risk_assessment = fields.Dict(allow_none=True)
-    base_policy_version = fields.Integer(allow_none=True)
-    requested_by = fields.String(allow_none=True)
-    submitted_at = fields.DateTime(allow_none=True)
     approved_by = fields.String(allow_none=True)
     approved_at = fields.DateTime(allow_none=True)
-    rejected_by = fields.String(allow_none=True)
-    rejected_at = fields.DateTime(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
     implemented_at = fields.DateTime(allow_none=True)
     implementation_results = fields.Dict(allow_none=True)
+    updated_at = fields.DateTime(allow_none=True)
+    base_policy_version = fields.Integer(allow_none=True)
+    policy_patch = fields.List(fields.Dict(), allow_none=True)
+    current_policy = fields.Dict(required=True)
+    proposed_policy = fields.Dict(required=True)
+    requested_by = fields.String(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    rejected_by = fields.String(allow_none=True)
+    rejected_at = fields.DateTime(allow_none=True)
+    implemented_by = fields.String(allow_none=True)
+    results_checked_at = fields.DateTime(allow_none=True)
 
 
 class ApproveSchema(Schema):
@@ -169,17 +180,10 @@ class RejectSchema(Schema):
 
 # ---------------------------------------------------------------- metrics
 
-MeasuresSchema = Schema.from_dict(
-    {
-        m: (
-            fields.Integer(allow_none=True)
-            if m in INTEGER_MEASURES
-            else fields.Float(allow_none=True)
-        )
-        for m in MEASURES
-    },
-    name="Measures",
-)
+_MEASURE_FIELDS = {
+    m: fields.Integer(allow_none=True) if m in INTEGER_MEASURES else fields.Float(allow_none=True)
+    for m in MEASURES
+}
 
 
 class MetricsQuerySchema(QueryArgs):
@@ -187,18 +191,26 @@ class MetricsQuerySchema(QueryArgs):
     as_of = fields.Date(metadata={"description": "Default: today in the org's time zone."})
 
 
-class MetricRowSchema(Schema):
-    period_type = fields.String(required=True)
-    period_date = fields.Date(required=True, metadata={"description": "First day of the period."})
-    period_end = fields.Date()
-    dimension = fields.String()
-    dimension_value = fields.String()
-    values = fields.Nested(MeasuresSchema, required=True)
+# One stored period: the columns of channel_performance_metrics (docs/metrics.md), and for a
+# dimension's cuts the dimension and its value.
+ChannelMetricsSchema = Schema.from_dict(
+    {
+        "period_type": fields.String(required=True),
+        "period_date": fields.Date(
+            required=True, metadata={"description": "First day of the period."}
+        ),
+        "period_end": fields.Date(required=True),
+        "dimension": fields.String(),
+        "dimension_value": fields.String(),
+        **_MEASURE_FIELDS,
+    },
+    name="ChannelMetrics",
+)
 
 
 class LatestMetricsSchema(Schema):
-    current = fields.Nested(MetricRowSchema, required=True)
-    previous = fields.Nested(MetricRowSchema, allow_none=True)
+    current = fields.Nested(ChannelMetricsSchema, required=True)
+    previous = fields.Nested(ChannelMetricsSchema, allow_none=True)
 
 
 class HistoryQuerySchema(QueryArgs):
@@ -226,7 +238,7 @@ class TrendPointSchema(Schema):
     wow_pct = fields.Float(allow_none=True)
 
 
-class TrendSchema(Schema):
+class TrendDataSchema(Schema):
     metric = fields.String(required=True)
     period_type = fields.String(required=True)
     points = fields.List(fields.Nested(TrendPointSchema), required=True)
@@ -235,7 +247,7 @@ class TrendSchema(Schema):
 # ---------------------------------------------------------------- analysis and jobs
 
 
-class AnalyzeRequestSchema(Schema):
+class AnalysisRequestSchema(Schema):
     as_of = fields.Date(metadata={"description": "Last day analysed (default: yesterday)."})
     rerun = fields.Boolean(
         load_default=False,

@@ -6,7 +6,8 @@
 -- next week. chanperf's collectors cut days, weeks and months in the organisation's time
 -- zone (CHANPERF_TIMEZONE), apply the activation and reincidence windows and leave out
 -- censored attempts; use channel_performance_metrics / _segment_metrics for decisions.
--- Rates and shares are fractions (0.2500 = 25 %); NULL when the denominator is 0.
+-- Rates and shares are percentages (25.00 = 25 %), as in channel_performance_metrics;
+-- NULL when the denominator is 0.
 
 -- How the accounts of each organisation are spread over states right now.
 CREATE OR REPLACE VIEW v_current_state_distribution AS
@@ -14,7 +15,7 @@ SELECT
   a.org_id,
   a.state,
   COUNT(*) AS accounts,
-  CAST(COUNT(*) / totals.accounts AS DECIMAL(6,4)) AS share
+  CAST(100 * COUNT(*) / totals.accounts AS DECIMAL(5,2)) AS share
 FROM channel_accounts a
 JOIN (
   SELECT org_id, COUNT(*) AS accounts FROM channel_accounts GROUP BY org_id
@@ -31,8 +32,8 @@ SELECT
   DATE_SUB(DATE(o.started_at), INTERVAL WEEKDAY(o.started_at) DAY) AS week_start,
   COUNT(*) AS started,
   COUNT(CASE WHEN o.status = 'COMPLETED' THEN 1 END) AS completed,
-  CAST(COUNT(CASE WHEN o.status = 'COMPLETED' THEN 1 END) / COUNT(*) AS DECIMAL(6,4))
-    AS activation_rate
+  CAST(100 * COUNT(CASE WHEN o.status = 'COMPLETED' THEN 1 END) / COUNT(*) AS DECIMAL(5,2))
+    AS onboarding_rate
 FROM channel_onboardings o
 JOIN channel_accounts a ON a.org_id = o.org_id AND a.account_id = o.account_id
 GROUP BY o.org_id, a.region, week_start;
@@ -49,10 +50,10 @@ SELECT
   COUNT(CASE WHEN r.status = 'WON' THEN 1 END) AS won,
   COUNT(CASE WHEN r.status = 'LOST' THEN 1 END) AS lost,
   CAST(
-    COUNT(CASE WHEN r.status = 'WON' THEN 1 END)
+    100 * COUNT(CASE WHEN r.status = 'WON' THEN 1 END)
     / NULLIF(COUNT(CASE WHEN r.status IN ('WON', 'LOST') THEN 1 END), 0)
-    AS DECIMAL(6,4)
-  ) AS win_rate
+    AS DECIMAL(5,2)
+  ) AS reactivation_rate
 FROM channel_reactivations r
 JOIN channel_accounts a ON a.org_id = r.org_id AND a.account_id = r.account_id
 GROUP BY r.org_id, a.region, week_start;
@@ -65,5 +66,5 @@ SELECT
   severity,
   COUNT(*) AS open_count
 FROM channel_performance_insights
-WHERE status IN ('NEW', 'REVIEWED', 'ACCEPTED')
+WHERE status IN ('NEW', 'REVIEWED', 'IN_PROGRESS')
 GROUP BY org_id, insight_type, severity;

@@ -56,15 +56,19 @@ class Dimension(StrEnum):
     STRATEGY = "strategy"
 
 
+# The members of the three tables' enums are in the order of sql/schema.sql's ENUMs.
 class InsightType(StrEnum):
     POLICY_GAP = "POLICY_GAP"
-    POLICY_TOO_LAX = "POLICY_TOO_LAX"
     POLICY_TOO_RESTRICTIVE = "POLICY_TOO_RESTRICTIVE"
+    POLICY_TOO_LAX = "POLICY_TOO_LAX"
     EXECUTION_DRIFT = "EXECUTION_DRIFT"
     CHANNEL_MISALIGNMENT = "CHANNEL_MISALIGNMENT"
 
 
 class InsightCategory(StrEnum):
+    """The categories the shipped rules use; stored as free text (VARCHAR(50)), checked when
+    rules load."""
+
     ONBOARDING = "onboarding"
     REACTIVATION = "reactivation"
     PRICING = "pricing"
@@ -82,8 +86,8 @@ class Severity(StrEnum):
 
 
 class SuggestedAction(StrEnum):
-    CHANGE_POLICY = "CHANGE_POLICY"
     ADJUST_PARAMETER = "ADJUST_PARAMETER"
+    CHANGE_POLICY = "CHANGE_POLICY"
     RUN_EXPERIMENT = "RUN_EXPERIMENT"
     ESCALATE = "ESCALATE"
     MONITOR = "MONITOR"
@@ -92,9 +96,9 @@ class SuggestedAction(StrEnum):
 class InsightStatus(StrEnum):
     NEW = "NEW"
     REVIEWED = "REVIEWED"
-    ACCEPTED = "ACCEPTED"
-    DISMISSED = "DISMISSED"
+    IN_PROGRESS = "IN_PROGRESS"
     IMPLEMENTED = "IMPLEMENTED"
+    DISMISSED = "DISMISSED"
 
 
 class ProposalStatus(StrEnum):

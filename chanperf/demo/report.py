@@ -15,6 +15,7 @@ from chanperf.analysis.run import analyze
 from chanperf.core.database import make_engine
 from chanperf.core.enums import PeriodType, Severity
 from chanperf.core.settings import Settings
+from chanperf.insights.workflow import OPEN_STATUSES
 from chanperf.metrics.store import get_metrics
 from chanperf.models.performance import PerformanceInsight, PolicyProposal
 
@@ -24,14 +25,14 @@ SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Se
 
 # (column, label, kind) of the weekly KPIs the report compares week over week.
 KPIS: tuple[tuple[str, str, str], ...] = (
-    ("activation_rate", "Taxa de ativação (coorte maturada)", "pct"),
+    ("onboarding_rate", "Taxa de ativação (coorte maturada)", "pct"),
     ("reactivation_rate", "Taxa de sucesso da reativação", "pct"),
     ("reincidence_rate", "Reincidência em reativações", "pct"),
     ("nps_score", "NPS", "num"),
-    ("revenue_total", "Receita (R$)", "money"),
+    ("total_revenue", "Receita (R$)", "money"),
     ("avg_margin", "Margem média", "pct"),
-    ("onboardings_started", "Onboardings iniciados", "int"),
-    ("reactivations_started", "Reativações iniciadas", "int"),
+    ("onboarding_started", "Onboardings iniciados", "int"),
+    ("reactivation_attempts", "Reativações iniciadas", "int"),
 )
 
 
@@ -39,8 +40,8 @@ def _fmt(value: Any, kind: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     number = float(value)
-    if kind == "pct":
-        return f"{number * 100:.1f}%".replace(".", ",")
+    if kind == "pct":  # the metrics store percentages
+        return f"{number:.1f}%".replace(".", ",")
     if kind == "money":
         return f"{number:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
     if kind == "int":
@@ -64,7 +65,7 @@ def report_analysis(settings: Settings, org_id: int, as_of: date, echo: Echo = p
                 conn.execute(
                     select(PerformanceInsight.__table__).where(
                         PerformanceInsight.org_id == org_id,
-                        PerformanceInsight.status.in_(("NEW", "REVIEWED", "ACCEPTED")),
+                        PerformanceInsight.status.in_(OPEN_STATUSES),
                     )
                 ).mappings()
             )
@@ -149,13 +150,18 @@ def _print_proposals(rows: list[Any], echo: Echo) -> None:
         echo("")
         echo(f"  #{r['id']} [{r['status']}] {r['title']}")
         echo(
-            f"    {r['policy_name']}.{r['parameter_path']}: {r['current_value']!r} → {r['proposed_value']!r} "
+            f"    {r['affected_policy']}: {r['current_value']!r} → {r['proposed_value']!r} "
             f"(versão base {r['base_policy_version']})"
         )
+        if r["expected_impact"]:
+            echo(f"    Impacto esperado: {r['expected_impact']}")
+        if r["risk_assessment"]:
+            echo(f"    {r['risk_assessment']}")
         if plan:
             echo(
                 f"    Experimento: {plan.get('sample_size_per_arm', '?')} contas por braço, "
-                f"~{plan.get('expected_duration_weeks', '?')} semanas"
+                f"~{plan.get('expected_duration_weeks', '?')} semanas "
+                f"({r['experiment_duration_days']} dias)"
             )
         if r["policy_diff"]:
             for line in str(r["policy_diff"]).splitlines():

@@ -68,11 +68,21 @@ class Guardrail:
 
 
 @dataclass(frozen=True)
+class MoneyFigure:
+    """Where a proposal's money a month comes from: a finding field, and its pt-BR name."""
+
+    field: str
+    label: str
+    direction: str  # decrease: the change saves it; increase: the change brings it
+
+
+@dataclass(frozen=True)
 class ParameterPlan:
     """How a change of one parameter is measured (one entry of `parameters:`)."""
 
     pattern: str
     metric: str
+    label: str
     direction: str
     source: str
     filters: tuple[str, ...]
@@ -82,6 +92,7 @@ class ParameterPlan:
     maturation: str | None
     guardrails: tuple[Guardrail, ...]
     risks: tuple[str, ...]
+    money: MoneyFigure | None = None
 
 
 @dataclass(frozen=True)
@@ -159,10 +170,19 @@ def load_experiment_config(rules_dir: Path | str) -> ExperimentConfig:
         for i, g in enumerate(guardrails):
             choice(g.metric, METRICS, [*at, "guardrails", i, "metric"])
             choice(g.direction, DIRECTIONS, [*at, "guardrails", i, "direction"])
+        label = need("label", str, at)
+        money = None
+        if entry.get("money") is not None:
+            money_at = (*at, "money")
+            field_name, money_label = need("field", str, money_at), need("label", str, money_at)
+            money_direction = need("direction", str, money_at)
+            choice(money_direction, DIRECTIONS, [*money_at, "direction"])
+            money = MoneyFigure(str(field_name), str(money_label), str(money_direction))
         plans.append(
             ParameterPlan(
                 pattern=str(pattern),
                 metric=str(metric),
+                label=str(label),
                 direction=str(direction),
                 source=str(population.get("source")),
                 filters=tuple(str(f) for f in population.get("filters") or ()),
@@ -172,6 +192,7 @@ def load_experiment_config(rules_dir: Path | str) -> ExperimentConfig:
                 maturation=entry.get("maturation"),
                 guardrails=guardrails,
                 risks=tuple(str(r) for r in entry.get("risks") or ()),
+                money=money,
             )
         )
     risk = data.get("risk") or {}

@@ -13,7 +13,7 @@ from typing import Any
 from chanperf.analysis.findings import Finding, evidence_of, to_fact
 from chanperf.core.enums import InsightCategory, InsightType, Severity, SuggestedAction
 from chanperf.rules.engine import Match
-from chanperf.rules.load import ProposalTemplate
+from chanperf.rules.load import ProposalTemplate, Rule
 from chanperf.rules.templates import eval_expr, render_text, render_value
 
 
@@ -100,11 +100,21 @@ def build_insight_draft(match: Match) -> InsightDraft:
         affected_segment=affected("segment"),
         affected_policy=affected("policy"),
         affected_sku=affected("sku"),
-        evidence=evidence_of(match.finding),
+        evidence=_evidence(rule, match.finding),
         proposal=_proposal(rule.proposal, values, match),
         reraise_margin=rule.reraise_margin,
         finding=match.finding,
     )
+
+
+def _evidence(rule: Rule, finding: Finding) -> dict[str, Any]:
+    """The finding's evidence, plus the keys the rule names (`evidence_keys`)."""
+    evidence = evidence_of(finding)
+    values = to_fact(finding)
+    for key, name in rule.evidence_keys.items():
+        if values.get(name) is not None:
+            evidence[key] = values[name]
+    return evidence
 
 
 def _proposal(

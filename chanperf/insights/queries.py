@@ -121,8 +121,8 @@ def _conditions(org_id: int, flt: InsightFilter) -> list[ColumnElement[bool]]:
         where.append(t.affected_segment == flt.segment)
     if flt.period:
         start, end = flt.period
-        where.append(t.period_start <= end)
-        where.append(func.coalesce(t.period_end, t.period_start) >= start)
+        where.append(t.analysis_period_start <= end)
+        where.append(func.coalesce(t.analysis_period_end, t.analysis_period_start) >= start)
     return where
 
 

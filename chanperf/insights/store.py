@@ -20,9 +20,8 @@ from chanperf.core.clock import as_utc
 from chanperf.core.enums import InsightStatus
 from chanperf.insights.drafts import InsightDraft
 from chanperf.insights.impact import ImpactBasis, estimate_impact
+from chanperf.insights.workflow import OPEN_STATUSES
 from chanperf.models.performance import PerformanceInsight
-
-OPEN_STATUSES = (InsightStatus.NEW, InsightStatus.REVIEWED, InsightStatus.ACCEPTED)
 
 
 def fingerprint(org_id: int, draft: InsightDraft) -> str:
@@ -63,7 +62,8 @@ def _fill(
     run_id: int | None,
     now: datetime,
 ) -> None:
-    row.insight_type, row.category, row.severity = draft.type, draft.category, draft.severity
+    row.insight_type, row.severity = draft.type, draft.severity
+    row.category = draft.category.value
     row.title = draft.title[:255]
     row.observation = draft.observation
     row.recommendation = draft.recommendation
@@ -75,8 +75,8 @@ def _fill(
     row.affected_policy = draft.affected_policy
     row.affected_sku = draft.affected_sku
     row.impact_estimate = estimate_impact(draft.finding, basis).as_dict()
-    row.period_start = draft.finding.period_start
-    row.period_end = draft.finding.period_end
+    row.analysis_period_start = draft.finding.period_start
+    row.analysis_period_end = draft.finding.period_end
     row.rule_id = draft.rule_id
     row.detector = draft.finding.kind
     effect = _effect(draft)
@@ -117,7 +117,7 @@ def generate_insights(
             .limit(1)
         ).first()
         if latest is not None and latest.status in OPEN_STATUSES:
-            if latest.period_end != draft.finding.period_end:
+            if latest.analysis_period_end != draft.finding.period_end:
                 latest.occurrences += 1  # a re-run of the same as-of is not a new occurrence
             _fill(latest, draft, basis, run_id, now)
             session.flush()

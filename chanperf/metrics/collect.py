@@ -41,6 +41,7 @@ from chanperf.core.periods import (
 )
 from chanperf.core.settings import Settings
 from chanperf.metrics.common import MetricWindows, Span
+from chanperf.metrics.health import collect_health_before, collect_health_created
 from chanperf.metrics.onboarding import ONBOARDING_MEASURES, collect_onboarding_metrics
 from chanperf.metrics.quality import QUALITY_MEASURES, collect_quality_metrics
 from chanperf.metrics.reactivation import REACTIVATION_MEASURES, collect_reactivation_metrics
@@ -50,13 +51,22 @@ from chanperf.metrics.revenue import (
     collect_reactivated_revenue,
     join_revenue,
 )
-from chanperf.metrics.rollup import daily_additive, daily_states, finish_frame, period_rows
+from chanperf.metrics.rollup import (
+    daily_additive,
+    daily_health,
+    daily_levels,
+    daily_states,
+    finish_frame,
+    period_rows,
+)
 from chanperf.metrics.state import (
+    ENTRY_MEASURES,
     collect_state_distribution,
     collect_state_transitions,
     first_transition_at,
+    transition_entries,
 )
-from chanperf.metrics.store import load_state_base, save_period_rows
+from chanperf.metrics.store import load_health_base, load_state_base, save_period_rows
 from chanperf.models.source import SOURCE_TABLES
 from chanperf.policies.load import PolicySet, load_policies
 
@@ -192,6 +202,30 @@ def _state_base(
     return base
 
 
+def _health_base(
+    source: Connection, target: Connection, org_id: int, first_day: date, tz: tzinfo
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Health levels at the start of `first_day`: the stored DAILY rows of the day before
+    (the scores as they were when that day was collected), else the accounts created before."""
+    stored = load_health_base(target, org_id, first_day - ONE_DAY)
+    if stored is not None:
+        return stored
+    before = collect_health_before(source, org_id, local_midnight_utc(first_day, tz))
+    base: dict[tuple[str, str], tuple[int, int]] = {}
+    for dim, col in (
+        ("", None),
+        (Dimension.REGION.value, "region"),
+        (Dimension.SEGMENT.value, "segment"),
+    ):
+        groups = [("", before)] if col is None else before.groupby(col)
+        for value, group in groups:
+            base[(dim, str(value))] = (
+                int(group["health_score_e1"].sum()),
+                int(group["health_scored_accounts"].sum()),
+            )
+    return base
+
+
 def read_families(
     source: Connection, readers: int, reads: dict[str, Callable[[Connection], pd.DataFrame]]
 ) -> dict[str, pd.DataFrame]:
@@ -239,6 +273,7 @@ def collect_batch(
             "quality": lambda c: collect_quality_metrics(c, span),
             "reactivation": lambda c: collect_reactivation_metrics(c, span, windows),
             "reactivated": lambda c: collect_reactivated_revenue(c, span, windows),
+            "health": lambda c: collect_health_created(c, span),
         },
     )
     families = [
@@ -246,12 +281,16 @@ def collect_batch(
         (read["reactivation"], REACTIVATION_MEASURES, Dimension.STRATEGY),
         (join_revenue(read["lines"], read["reactivated"]), REVENUE_MEASURES, None),
         (read["quality"], QUALITY_MEASURES, None),
+        (transition_entries(read["transitions"]), ENTRY_MEASURES, None),
     ]
     additive = daily_additive(families)
     base = _state_base(source, target, org_id, batch.first_day, tz, first_move)
+    health = _health_base(source, target, org_id, batch.first_day, tz)
     days = list(iter_days(batch.first_day, batch.last_day))
-    states = daily_states(read["transitions"], base, days)
-    return finish_frame(period_rows(additive, states, batch.periods))
+    levels = daily_levels(
+        daily_states(read["transitions"], base, days), daily_health(read["health"], health, days)
+    )
+    return finish_frame(period_rows(additive, levels, batch.periods))
 
 
 def collect(

@@ -21,8 +21,8 @@ from chanperf.proposals.queries import page_proposals
 
 PENDING_SHOWN = 5
 TREND_DAYS = 30
-# A change smaller than this (in rate points) is shown as stable, not as a movement.
-FLAT_EPSILON = 0.0005
+# A change smaller than this (in percentage points) is shown as stable, not as a movement.
+FLAT_EPSILON = 0.05
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Kpi:
 
 
 KPIS = (
-    Kpi("activation_rate", "Taxa de ativação", True),
+    Kpi("onboarding_rate", "Taxa de ativação", True),
     Kpi("reactivation_rate", "Taxa de sucesso em reativação", True),
     Kpi("reincidence_rate", "Reincidência", False),
 )

@@ -3,13 +3,13 @@
 Every measure is about the cohort (onboardings whose `started_at` falls in the
 day), observed at the span's as-of:
 
-- onboardings_started: the cohort's size.
-- onboardings_completed / onboardings_failed: cohort members COMPLETED / FAILED
-  before the as-of (so `activation_seconds_sum / onboardings_completed` is the
+- onboarding_started: the cohort's size.
+- onboarding_completed / onboarding_failed: cohort members COMPLETED / FAILED
+  before the as-of (so `activation_seconds_sum / onboarding_completed` is the
   average activation time of the cohort, and sums over days stay exact).
-- onboardings_matured: cohort members with started_at + activation window <= as-of.
+- onboarding_matured: cohort members with started_at + activation window <= as-of.
   The others are censored: they may still activate, so they are in no denominator.
-- onboardings_activated_in_window: matured members completed within the window.
+- onboarding_activated_in_window: matured members completed within the window.
 - activation_seconds_sum: completed_at - started_at of completed members, seconds.
 """
 
@@ -35,11 +35,11 @@ from chanperf.metrics.common import (
 from chanperf.models.source import ChannelAccount, ChannelOnboarding
 
 ONBOARDING_MEASURES = (
-    "onboardings_started",
-    "onboardings_completed",
-    "onboardings_failed",
-    "onboardings_matured",
-    "onboardings_activated_in_window",
+    "onboarding_started",
+    "onboarding_completed",
+    "onboarding_failed",
+    "onboarding_matured",
+    "onboarding_activated_in_window",
     "activation_seconds_sum",
 )
 ONBOARDING_KEYS = ("day", "region", "segment", "kit")
@@ -73,11 +73,11 @@ def collect_onboarding_metrics(
                 a.c.region,
                 a.c.segment,
                 o.c.kit,
-                func.count().label("onboardings_started"),
-                flag(completed).label("onboardings_completed"),
-                flag(failed).label("onboardings_failed"),
-                flag(matured).label("onboardings_matured"),
-                flag(and_(matured, completed, in_window)).label("onboardings_activated_in_window"),
+                func.count().label("onboarding_started"),
+                flag(completed).label("onboarding_completed"),
+                flag(failed).label("onboarding_failed"),
+                flag(matured).label("onboarding_matured"),
+                flag(and_(matured, completed, in_window)).label("onboarding_activated_in_window"),
                 func.sum(
                     case(
                         (completed, sql.seconds_between(o.c.started_at, o.c.completed_at)), else_=0

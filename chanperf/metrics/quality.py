@@ -3,7 +3,7 @@
 - nps_responses / nps_promoters (9-10) / nps_detractors (0-6): NPS answers created
   in the day with a score; nps_score = 100 * (promoters - detractors) / responses.
 - complaints_count: COMPLAINT feedback created in the day.
-- exceptions_requested / exceptions_granted: exceptions requested in the day, and
+- exceptions_count / exceptions_granted: exceptions requested in the day, and
   those of them whose decision is GRANTED (the table has no decision time, so a
   grant counts on its request day). Exceptions without an account count in
   totals only (NULL region/segment).
@@ -22,7 +22,7 @@ from chanperf.metrics.common import Span, flag, ints, on_time_index, run_by_day
 from chanperf.models.source import ChannelAccount, ChannelFeedback, ChannelPolicyException
 
 FEEDBACK_MEASURES = ("nps_responses", "nps_promoters", "nps_detractors", "complaints_count")
-EXCEPTION_MEASURES = ("exceptions_requested", "exceptions_granted")
+EXCEPTION_MEASURES = ("exceptions_count", "exceptions_granted")
 QUALITY_MEASURES = FEEDBACK_MEASURES + EXCEPTION_MEASURES
 QUALITY_KEYS = ("day", "region", "segment")
 # The NPS definition itself (docs/source-data.md), not a tunable threshold.
@@ -63,7 +63,7 @@ def collect_quality_metrics(conn: Connection, span: Span) -> pd.DataFrame:
                 day,
                 a.c.region,
                 a.c.segment,
-                func.count().label("exceptions_requested"),
+                func.count().label("exceptions_count"),
                 flag(e.c.decision == ExceptionDecision.GRANTED.value).label("exceptions_granted"),
             )
             .select_from(

@@ -66,7 +66,7 @@ def latest_metrics(
             "period_type": period_type.value,
             "period_date": r.period_date,
             "period_end": period_last_day(r.period_date, period_type),
-            "values": _measures(r),
+            **_measures(r),
         }
 
     return {"current": row(current), "previous": row(previous) if previous else None}
@@ -92,10 +92,12 @@ def metric_history(
     for rec in frame.to_dict("records"):
         if dimension_value is not None and rec.get("dimension_value") != dimension_value:
             continue
+        day = as_date(rec["period_date"])
         item: dict[str, Any] = {
             "period_type": period_type.value,
-            "period_date": as_date(rec["period_date"]),
-            "values": _measures(rec),
+            "period_date": day,
+            "period_end": period_last_day(day, period_type),
+            **_measures(rec),
         }
         if dimension is not None:
             item["dimension"] = rec["dimension"]

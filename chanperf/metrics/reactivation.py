@@ -2,10 +2,10 @@
 
 Two families, each bounded by its own indexed time column:
 
-- by `started_at`: reactivations_started and reactivation_cost (cost of the
+- by `started_at`: reactivation_attempts and reactivation_cost (cost of the
   attempts started in the day, discount included, in cents);
-- by `resolved_at` (before the as-of): reactivations_won, reactivations_lost,
-  reactivations_resolved; reactivations_matured = WON with
+- by `resolved_at` (before the as-of): reactivation_won, reactivation_lost,
+  reactivation_resolved; reactivation_matured = WON with
   resolved_at + reincidence window <= as-of (younger wins are censored); and
   reincidences = matured wins whose account has a transition to STALLED or
   CHURNED in (resolved_at, resolved_at + window]. The reincidence test is a
@@ -34,12 +34,12 @@ from chanperf.metrics.common import (
 )
 from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
 
-STARTED_MEASURES = ("reactivations_started", "reactivation_cost")
+STARTED_MEASURES = ("reactivation_attempts", "reactivation_cost")
 RESOLVED_MEASURES = (
-    "reactivations_won",
-    "reactivations_lost",
-    "reactivations_resolved",
-    "reactivations_matured",
+    "reactivation_won",
+    "reactivation_lost",
+    "reactivation_resolved",
+    "reactivation_matured",
     "reincidences",
 )
 REACTIVATION_MEASURES = STARTED_MEASURES + RESOLVED_MEASURES
@@ -65,7 +65,7 @@ def collect_reactivation_metrics(
                 a.c.region,
                 a.c.segment,
                 r.c.strategy,
-                func.count().label("reactivations_started"),
+                func.count().label("reactivation_attempts"),
                 func.sum(r.c.cost).label("reactivation_cost"),
             )
             .select_from(joined)
@@ -91,10 +91,10 @@ def collect_reactivation_metrics(
                 a.c.region,
                 a.c.segment,
                 r.c.strategy,
-                flag(won).label("reactivations_won"),
-                flag(r.c.status == ReactivationStatus.LOST.value).label("reactivations_lost"),
-                func.count().label("reactivations_resolved"),
-                flag(matured).label("reactivations_matured"),
+                flag(won).label("reactivation_won"),
+                flag(r.c.status == ReactivationStatus.LOST.value).label("reactivation_lost"),
+                func.count().label("reactivation_resolved"),
+                flag(matured).label("reactivation_matured"),
                 flag(and_(matured, relapsed)).label("reincidences"),
             )
             .select_from(joined)

@@ -1,11 +1,11 @@
 """Revenue measures of the order lines placed in each local day, by region and segment.
 
-- orders_count, revenue_total, cost_total (cents), discount_pct_sum (hundredths of
+- orders_count, total_revenue, cost_total (cents), discount_pct_sum (hundredths of
   a point, so avg_discount_pct = discount_pct_sum / orders_count re-aggregates).
-- revenue_new_accounts: lines placed in [created_at, created_at + 90 days) of their
+- revenue_from_new: lines placed in [created_at, created_at + 90 days) of their
   account. The account comes from the join that also gives its region and segment
   (a lookup per line, or `account_cuts` for a long span), so this costs no extra scan.
-- revenue_reactivated: lines placed in [resolved_at, resolved_at + 90 days) of some
+- revenue_from_reactivated: lines placed in [resolved_at, resolved_at + 90 days) of some
   WON reactivation of the account (resolved before the as-of), a line once however
   many wins cover it. Read from the wins' side (few rows), not probed per line.
 """
@@ -36,27 +36,27 @@ from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelReactiva
 
 REVENUE_MEASURES = (
     "orders_count",
-    "revenue_total",
+    "total_revenue",
     "cost_total",
     "discount_pct_sum",
-    "revenue_new_accounts",
-    "revenue_reactivated",
+    "revenue_from_new",
+    "revenue_from_reactivated",
 )
 REVENUE_KEYS = ("day", "region", "segment")
-_LINE_MEASURES = [m for m in REVENUE_MEASURES if m != "revenue_reactivated"]
+_LINE_MEASURES = [m for m in REVENUE_MEASURES if m != "revenue_from_reactivated"]
 _HUNDREDTHS = {
-    "revenue_total": 100,
+    "total_revenue": 100,
     "cost_total": 100,
     "discount_pct_sum": 100,
-    "revenue_new_accounts": 100,
-    "revenue_reactivated": 100,
+    "revenue_from_new": 100,
+    "revenue_from_reactivated": 100,
 }
 
 
 def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -> pd.DataFrame:
     """The order lines of each run joined to their account: every measure but the reactivated.
 
-    Columns: REVENUE_KEYS and REVENUE_MEASURES without revenue_reactivated. A span of
+    Columns: REVENUE_KEYS and REVENUE_MEASURES without revenue_from_reactivated. A span of
     CUT_MIN_DAYS or more (a backfill) joins the lines to `account_cuts` instead of
     looking each line's account up, grouping by (day, cut) and naming the cuts
     afterwards: it reads every account of the org once per query, which pays when
@@ -90,10 +90,10 @@ def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -
                 day,
                 *cut_keys,
                 func.count().label("orders_count"),
-                func.sum(o.c.revenue).label("revenue_total"),
+                func.sum(o.c.revenue).label("total_revenue"),
                 func.sum(o.c.cost).label("cost_total"),
                 func.sum(o.c.discount_pct).label("discount_pct_sum"),
-                func.sum(case((from_new, o.c.revenue), else_=0)).label("revenue_new_accounts"),
+                func.sum(case((from_new, o.c.revenue), else_=0)).label("revenue_from_new"),
             )
             .select_from(joined)
             .where(o.c.org_id == span.org_id, o.c.ordered_at >= run.start, o.c.ordered_at < run.end)
@@ -108,7 +108,7 @@ def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -
 def collect_reactivated_revenue(
     conn: Connection, span: Span, windows: MetricWindows
 ) -> pd.DataFrame:
-    """revenue_reactivated per (day, region, segment), driven from the small side.
+    """revenue_from_reactivated per (day, region, segment), driven from the small side.
 
     The WON reactivations whose 90 days reach into the run, each joined to its
     account's lines of the run on the (org_id, account_id) index, a line kept once
@@ -165,8 +165,8 @@ def collect_reactivated_revenue(
             .group_by(day, a.c.region, a.c.segment)
         )
 
-    frame = run_by_day(conn, span, reactivated, [*REVENUE_KEYS, "revenue_reactivated"])
-    return ints(frame, ["revenue_reactivated"], _HUNDREDTHS)
+    frame = run_by_day(conn, span, reactivated, [*REVENUE_KEYS, "revenue_from_reactivated"])
+    return ints(frame, ["revenue_from_reactivated"], _HUNDREDTHS)
 
 
 def join_revenue(lines: pd.DataFrame, won: pd.DataFrame) -> pd.DataFrame:

@@ -23,11 +23,12 @@ import pandas as pd
 
 from chanperf.core.enums import Dimension, PeriodType
 from chanperf.core.periods import DAY_SECONDS, Period
+from chanperf.metrics.health import HEALTH_MEASURES
 from chanperf.metrics.onboarding import ONBOARDING_MEASURES
 from chanperf.metrics.quality import QUALITY_MEASURES
 from chanperf.metrics.reactivation import REACTIVATION_MEASURES
 from chanperf.metrics.revenue import REVENUE_MEASURES
-from chanperf.metrics.state import STATE_COLUMNS, STATE_MEASURES
+from chanperf.metrics.state import ENTRY_MEASURES, STATE_COLUMNS, STATE_MEASURES
 
 TOTAL = ""  # dimension and dimension_value of the totals row
 ROW_KEYS = ["dimension", "dimension_value"]
@@ -39,13 +40,16 @@ ADDITIVE = [
     *REACTIVATION_MEASURES,
     *REVENUE_MEASURES,
     *QUALITY_MEASURES,
+    *ENTRY_MEASURES,
 ]
+# Levels: a period takes the value at the end of its last day.
+LEVELS = [*STATE_MEASURES, *HEALTH_MEASURES]
 CENTS = {
     "reactivation_cost",
-    "revenue_total",
+    "total_revenue",
     "cost_total",
-    "revenue_new_accounts",
-    "revenue_reactivated",
+    "revenue_from_new",
+    "revenue_from_reactivated",
 }
 
 
@@ -161,6 +165,59 @@ def daily_states(
     return out.astype({m: "int64" for m in STATE_MEASURES})
 
 
+def daily_health(
+    created: pd.DataFrame,
+    base: Mapping[tuple[str, str], tuple[int, int]],
+    days: Sequence[date],
+) -> pd.DataFrame:
+    """Health levels at the end of each of `days`: `base` plus the scores of the accounts
+    created up to that day (a frame of `collect_health_created`).
+
+    `base` maps (dimension, dimension_value) to (score sum in tenths, scored accounts) at
+    the start of the first day. Returns day, dimension, dimension_value, HEALTH_MEASURES.
+    """
+    cuts: list[tuple[str, str | None]] = [
+        (TOTAL, None),
+        (Dimension.REGION.value, "region"),
+        (Dimension.SEGMENT.value, "segment"),
+    ]
+    day_list = list(days)
+    parts = []
+    for dim, col in cuts:
+        frame = created if col is None else created[created[col].notna()]
+        keys = ["day"] if col is None else ["day", col]
+        sums = frame.groupby(keys)[list(HEALTH_MEASURES)].sum()
+        if col is None:
+            sums = pd.concat({TOTAL: sums}, names=["dimension_value"]).swaplevel()
+        values = sorted(
+            {str(v) for v in sums.index.get_level_values(1)} | {v for d, v in base if d == dim}
+        )
+        if not values or not day_list:
+            continue
+        index = pd.MultiIndex.from_product([day_list, values], names=["day", "dimension_value"])
+        sums.index = sums.index.set_names(["day", "dimension_value"])
+        grid = sums.reindex(index, fill_value=0)
+        levels = grid.groupby(level="dimension_value").cumsum()
+        for value in values:
+            start = base.get((dim, value))
+            if start:
+                rows = levels.index.get_level_values("dimension_value") == value
+                levels.loc[rows, list(HEALTH_MEASURES)] += np.array(start, dtype="int64")
+        parts.append(levels.reset_index().assign(dimension=dim))
+    if not parts:
+        return pd.DataFrame(columns=["day", *ROW_KEYS, *HEALTH_MEASURES])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["day", *ROW_KEYS, *HEALTH_MEASURES]].astype({m: "int64" for m in HEALTH_MEASURES})
+
+
+def daily_levels(states: pd.DataFrame, health: pd.DataFrame) -> pd.DataFrame:
+    """The state distribution and the health levels of each day, in one frame (LEVELS)."""
+    merged = states.merge(health, on=["day", *ROW_KEYS], how="outer")
+    for col in LEVELS:
+        merged[col] = merged[col].fillna(0).astype("int64") if col in merged else 0
+    return merged[["day", *ROW_KEYS, *LEVELS]]
+
+
 def _period_dates(days: pd.Series, period_type: PeriodType) -> np.ndarray:
     """period_first_day of every day, vectorised (datetime64[D])."""
     d = pd.to_datetime(days).to_numpy(dtype="datetime64[D]")
@@ -177,7 +234,10 @@ def period_rows(
     states: pd.DataFrame,
     periods: Sequence[Period],
 ) -> pd.DataFrame:
-    """Rows of the metrics tables for `periods` (whole periods inside the frames' days)."""
+    """Rows of the metrics tables for `periods` (whole periods inside the frames' days).
+
+    `states` holds the daily LEVELS (`daily_levels`), or the state distribution alone.
+    """
     out = []
     latest = max(states["day"]) if len(states) else None
     for period_type in PeriodType:
@@ -202,9 +262,9 @@ def period_rows(
         merged = flows.merge(levels, on=["period_date", *ROW_KEYS], how="outer")
         totals = pd.DataFrame({"period_date": wanted, "dimension": TOTAL, "dimension_value": TOTAL})
         merged = totals.merge(merged, on=["period_date", *ROW_KEYS], how="outer")
-        for col in [*ADDITIVE, *STATE_MEASURES]:
+        for col in [*ADDITIVE, *LEVELS]:
             merged[col] = merged[col].fillna(0).astype("int64") if col in merged else 0
-        measures = merged[[*ADDITIVE, *STATE_MEASURES]].to_numpy()
+        measures = merged[[*ADDITIVE, *LEVELS]].to_numpy()
         keep = (merged["dimension"] == TOTAL).to_numpy() | (measures != 0).any(axis=1)
         out.append(merged[keep].assign(period_type=period_type.value))
     if not out:
@@ -212,6 +272,29 @@ def period_rows(
     rows = pd.concat(out, ignore_index=True)
     rows["period_date"] = [d.date() for d in pd.to_datetime(rows["period_date"])]
     return rows
+
+
+# Measures used only to compute stored columns (scaled integers), not stored themselves.
+INTERNAL = {"activation_days_e4", "discount_pct_sum", "health_score_e1"}
+# A percentage column is DECIMAL(5,2): a margin beyond ±999.99 % (revenue near zero, cost
+# not) is stored as NULL; total_revenue and cost_total keep the numbers.
+LIMITS = {"avg_margin": Decimal("999.99")}
+
+
+def _rates(n: Mapping[str, Any]) -> list[tuple[str, Any, Any, int]]:
+    """Every derived column: (name, numerator, denominator, decimal places), from the
+    summed counts `n` (ints, or int64 arrays); docs/metrics.md defines each one."""
+    return [
+        ("onboarding_rate", 100 * n["onboarding_activated_in_window"], n["onboarding_matured"], 2),
+        ("avg_activation_days", n["activation_days_e4"], 10000 * n["onboarding_completed"], 1),
+        ("reactivation_rate", 100 * n["reactivation_won"], n["reactivation_resolved"], 2),
+        ("avg_reactivation_cost", n["reactivation_cost"], 100 * n["reactivation_attempts"], 2),
+        ("reincidence_rate", 100 * n["reincidences"], n["reactivation_matured"], 2),
+        ("avg_margin", 100 * (n["total_revenue"] - n["cost_total"]), n["total_revenue"], 2),
+        ("avg_discount_pct", n["discount_pct_sum"], 100 * n["orders_count"], 2),
+        ("avg_health_score", n["health_score_e1"], 10 * n["health_scored_accounts"], 1),
+        ("nps_score", 100 * (n["nps_promoters"] - n["nps_detractors"]), n["nps_responses"], 1),
+    ]
 
 
 def _ratio(num: int, den: int, places: str) -> Decimal | None:
@@ -226,28 +309,19 @@ def _money(units: int) -> Decimal:
 
 def finish(row: Mapping[str, Any]) -> dict[str, Any]:
     """One row of `period_rows` as the stored values of every MeasureColumns column."""
-    n = {k: int(row[k]) for k in [*ADDITIVE, *STATE_MEASURES]}
-    internal = {*CENTS, "activation_days_e4", "discount_pct_sum"}
+    n = {k: int(row.get(k, 0)) for k in [*ADDITIVE, *LEVELS]}
+    internal = {*CENTS, *INTERNAL}
     out: dict[str, Any] = {k: v for k, v in n.items() if k not in internal}
     for k in CENTS:
         out[k] = _money(n[k])
     days_sum = (Decimal(n["activation_days_e4"]) / 10000).quantize(Decimal("0.0001"))
     out["activation_days_sum"] = days_sum
-    out["activation_rate"] = _ratio(
-        n["onboardings_activated_in_window"], n["onboardings_matured"], "0.0001"
-    )
-    out["avg_activation_days"] = (
-        None
-        if n["onboardings_completed"] == 0
-        else (days_sum / n["onboardings_completed"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    )
-    out["reactivation_rate"] = _ratio(n["reactivations_won"], n["reactivations_resolved"], "0.0001")
-    out["reincidence_rate"] = _ratio(n["reincidences"], n["reactivations_matured"], "0.0001")
-    out["avg_margin"] = _ratio(n["revenue_total"] - n["cost_total"], n["revenue_total"], "0.0001")
-    out["avg_discount_pct"] = _ratio(n["discount_pct_sum"], 100 * n["orders_count"], "0.01")
-    out["nps_score"] = _ratio(
-        100 * (n["nps_promoters"] - n["nps_detractors"]), n["nps_responses"], "0.1"
-    )
+    out["health_score_sum"] = (Decimal(n["health_score_e1"]) / 10).quantize(Decimal("0.1"))
+    for name, num, den, places in _rates(n):
+        value = _ratio(num, den, "1" if places == 0 else "0." + "0" * (places - 1) + "1")
+        out[name] = (
+            None if value is not None and abs(value) > LIMITS.get(name, abs(value)) else value
+        )
     return out
 
 
@@ -288,11 +362,8 @@ def finish_frame(rows: pd.DataFrame) -> pd.DataFrame:
     an undefined rate), the same values `finish` gives row by row.
     """
     zeros = np.zeros(len(rows), dtype="int64")
-    n = {
-        k: rows[k].to_numpy(dtype="int64") if k in rows else zeros
-        for k in [*ADDITIVE, *STATE_MEASURES]
-    }
-    internal = {*CENTS, "activation_days_e4", "discount_pct_sum"}
+    n = {k: rows[k].to_numpy(dtype="int64") if k in rows else zeros for k in [*ADDITIVE, *LEVELS]}
+    internal = {*CENTS, *INTERNAL}
     out = rows[["period_type", "period_date", *ROW_KEYS]].reset_index(drop=True)
     for k, v in n.items():
         if k not in internal:
@@ -300,16 +371,11 @@ def finish_frame(rows: pd.DataFrame) -> pd.DataFrame:
     for k in sorted(CENTS):
         out[k] = _decimals(n[k], 2)
     out["activation_days_sum"] = _decimals(n["activation_days_e4"], 4)
-
-    def ratio(name: str, num: np.ndarray, den: np.ndarray, places: int) -> None:
+    out["health_score_sum"] = _decimals(n["health_score_e1"], 1)
+    for name, num, den, places in _rates(n):
         units, valid = _half_up(num, den, places)
+        limit = LIMITS.get(name)
+        if limit is not None:
+            valid = valid & (np.abs(units) <= int(limit * 10**places))
         out[name] = pd.Series(_decimals(units, places, valid), dtype=object)
-
-    ratio("activation_rate", n["onboardings_activated_in_window"], n["onboardings_matured"], 4)
-    ratio("avg_activation_days", n["activation_days_e4"], 10000 * n["onboardings_completed"], 2)
-    ratio("reactivation_rate", n["reactivations_won"], n["reactivations_resolved"], 4)
-    ratio("reincidence_rate", n["reincidences"], n["reactivations_matured"], 4)
-    ratio("avg_margin", n["revenue_total"] - n["cost_total"], n["revenue_total"], 4)
-    ratio("avg_discount_pct", n["discount_pct_sum"], 100 * n["orders_count"], 2)
-    ratio("nps_score", 100 * (n["nps_promoters"] - n["nps_detractors"]), n["nps_responses"], 1)
     return out

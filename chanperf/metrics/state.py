@@ -43,22 +43,43 @@ from chanperf.models.source import ChannelAccount, ChannelStateTransition
 
 # Measure column of each state, in MeasureColumns.
 STATE_COLUMNS: dict[str, str] = {
-    AccountState.NEW.value: "new_accounts",
-    AccountState.ACTIVATING.value: "activating_accounts",
-    AccountState.ACTIVE.value: "active_accounts",
-    AccountState.STALLED.value: "stalled_accounts",
-    AccountState.AT_RISK.value: "at_risk_accounts",
-    AccountState.CHURNED.value: "churned_accounts",
+    AccountState.NEW.value: "accounts_new",
+    AccountState.ACTIVATING.value: "accounts_activating",
+    AccountState.ACTIVE.value: "accounts_active",
+    AccountState.STALLED.value: "accounts_stalled",
+    AccountState.AT_RISK.value: "accounts_at_risk",
+    AccountState.CHURNED.value: "accounts_churned",
 }
 STATE_MEASURES = ("total_accounts", *STATE_COLUMNS.values())
 TRANSITION_KEYS = ("day", "region", "segment", "state")
+# Flow measures: transitions into these states during the period.
+ENTRY_COLUMNS: dict[str, str] = {
+    AccountState.ACTIVE.value: "transitions_to_active",
+    AccountState.STALLED.value: "transitions_to_stalled",
+    AccountState.CHURNED.value: "transitions_to_churn",
+}
+ENTRY_MEASURES = tuple(ENTRY_COLUMNS.values())
+
+
+def transition_entries(transitions: pd.DataFrame) -> pd.DataFrame:
+    """The moves into ACTIVE, STALLED and CHURNED per (day, region, segment), as the
+    additive ENTRY_MEASURES columns (a frame of `collect_state_transitions`)."""
+    keys = ["day", "region", "segment"]
+    into = transitions[transitions["state"].isin(list(ENTRY_COLUMNS))]
+    grouped = into.groupby([*keys, "state"], dropna=False, sort=False)["entered"].sum()
+    wide = grouped.unstack("state", fill_value=0).rename(columns=ENTRY_COLUMNS).reset_index()
+    for col in ENTRY_MEASURES:
+        if col not in wide:
+            wide[col] = 0
+    return ints(wide[[*keys, *ENTRY_MEASURES]], list(ENTRY_MEASURES))
 
 
 def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
     """Net change of the number of accounts in each state, per (day, region, segment, state).
 
-    Columns: day, region, segment, state, delta (int64). A first transition
-    (from_state NULL) adds an account; later ones move it between states.
+    Columns: day, region, segment, state, delta and entered (int64): `delta` the net
+    change, `entered` the moves into the state. A first transition (from_state NULL)
+    adds an account; later ones move it between states.
     SQL counts, in one pass over the span's transitions (one account lookup each,
     or the numbered cuts of `account_cuts` for a long span), the moves into and out
     of each known state per (day, region, segment), one row each; they are split
@@ -128,8 +149,12 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
     if int(odd.abs().sum()) == 0:
         parts = []
         for st, enter, leave in zip(known, enter_cols, leave_cols, strict=True):
-            parts.append(rows.loc[rows[enter] > 0, keys].assign(state=st, delta=rows[enter]))
-            parts.append(rows.loc[rows[leave] > 0, keys].assign(state=st, delta=-rows[leave]))
+            entering = rows.loc[rows[enter] > 0]
+            parts.append(
+                entering[keys].assign(state=st, delta=entering[enter], entered=entering[enter])
+            )
+            leaving = rows.loc[rows[leave] > 0]
+            parts.append(leaving[keys].assign(state=st, delta=-leaving[leave], entered=0))
         moves = pd.concat(parts, ignore_index=True)
     else:
         moved = ints(
@@ -138,12 +163,14 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
         entering = moved[[*keys, "to_state", "moves"]].rename(
             columns={"to_state": "state", "moves": "delta"}
         )
+        entering["entered"] = entering["delta"]
         leaving = moved.loc[moved["from_state"].notna(), [*keys, "from_state", "moves"]]
         leaving = leaving.rename(columns={"from_state": "state", "moves": "delta"})
         leaving["delta"] = -leaving["delta"]
+        leaving["entered"] = 0
         moves = pd.concat([entering, leaving], ignore_index=True)
-    frame = moves.groupby(list(TRANSITION_KEYS), dropna=False, sort=False)["delta"].sum()
-    return ints(frame.reset_index(), ["delta"])
+    frame = moves.groupby(list(TRANSITION_KEYS), dropna=False, sort=False)[["delta", "entered"]]
+    return ints(frame.sum().reset_index(), ["delta", "entered"])
 
 
 def collect_state_distribution(conn: Connection, org_id: int, at: datetime) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from chanperf.core.enums import Dimension, PeriodType
 from chanperf.core.errors import Problem, ValidationError
+from chanperf.metrics.common import to_units
 from chanperf.metrics.state import STATE_COLUMNS
 from chanperf.models.performance import MeasureColumns, PerformanceMetric, SegmentMetric
 
@@ -214,6 +215,40 @@ def load_state_base(
     ):
         dim = row[0].value if isinstance(row[0], Dimension) else str(row[0])
         base[(dim, row[1])] = {s: int(v) for s, v in zip(states, row[2:], strict=True)}
+    return base
+
+
+def load_health_base(
+    conn: Executor, org_id: int, day: date
+) -> dict[tuple[str, str], tuple[int, int]] | None:
+    """The stored end-of-day health levels of `day` by (dimension, value), None if not stored:
+    (score sum in tenths, scored accounts), keyed as `load_state_base` keys its rows."""
+    cols = (METRICS.c.health_score_sum, METRICS.c.health_scored_accounts)
+    total = conn.execute(
+        select(*cols).where(
+            METRICS.c.org_id == org_id,
+            METRICS.c.period_date == day,
+            METRICS.c.period_type == PeriodType.DAILY.value,
+        )
+    ).first()
+    if total is None:
+        return None
+    base = {("", ""): (to_units(total[0], 10), int(total[1]))}
+    for row in conn.execute(
+        select(
+            SEGMENTS.c.dimension,
+            SEGMENTS.c.dimension_value,
+            SEGMENTS.c.health_score_sum,
+            SEGMENTS.c.health_scored_accounts,
+        ).where(
+            SEGMENTS.c.org_id == org_id,
+            SEGMENTS.c.period_date == day,
+            SEGMENTS.c.period_type == PeriodType.DAILY.value,
+            SEGMENTS.c.dimension.in_((Dimension.REGION.value, Dimension.SEGMENT.value)),
+        )
+    ):
+        dim = row[0].value if isinstance(row[0], Dimension) else str(row[0])
+        base[(dim, row[1])] = (to_units(row[2], 10), int(row[3]))
     return base
 
 

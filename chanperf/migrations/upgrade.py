@@ -7,6 +7,7 @@ a live schema, which the tests use to keep the two equal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -53,18 +54,48 @@ def make_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database at `database_url` to `revision`; a no-op when it is already there."""
+def _run(database_url: str, step: Callable[[Config], None]) -> None:
+    """Run one Alembic command on its own connection, in one transaction.
+
+    SQLite: the batch steps copy a table and drop the old one, and with foreign keys
+    enforced that drop would fire ON DELETE SET NULL on the rows pointing at it. The
+    check is switched off around the migration (it cannot change inside a transaction)
+    and `PRAGMA foreign_key_check` must find nothing before the migration commits.
+    """
     cfg = make_config(database_url)
     engine = make_engine(database_url)
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    step(cfg)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise ConfigError(f"migration left broken references: {broken[:5]}")
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
     except OperationalError as exc:
         raise ConfigError(f"cannot migrate the database: {exc.orig}") from exc
     finally:
         engine.dispose()
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database at `database_url` to `revision`; a no-op when it is already there."""
+    _run(database_url, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Take the database at `database_url` back to `revision` (each step's downgrade)."""
+    _run(database_url, lambda cfg: command.downgrade(cfg, revision))
 
 
 def current(database_url: str) -> str | None:

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chanperf.core.enums import (
     Dimension,
-    InsightCategory,
     InsightStatus,
     InsightType,
     PeriodType,
@@ -42,7 +41,6 @@ from chanperf.models.types import (
     LongText,
     Money,
     Pct,
-    Rate,
     UtcDateTime,
     enum_column,
 )
@@ -56,55 +54,70 @@ def _count() -> Mapped[int]:
 
 
 class MeasureColumns:
-    """The measures of one period (and, in the segment table, of one cut of it)."""
+    """The measures of one period (and, in the segment table, of one cut of it).
 
-    # state distribution at the end of the period
-    total_accounts: Mapped[int] = _count()
-    new_accounts: Mapped[int] = _count()
-    activating_accounts: Mapped[int] = _count()
-    active_accounts: Mapped[int] = _count()
-    stalled_accounts: Mapped[int] = _count()
-    at_risk_accounts: Mapped[int] = _count()
-    churned_accounts: Mapped[int] = _count()
-    # onboarding
-    onboardings_started: Mapped[int] = _count()
-    onboardings_completed: Mapped[int] = _count()
-    onboardings_failed: Mapped[int] = _count()
-    activation_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
-    avg_activation_days: Mapped[Decimal | None] = mapped_column(Numeric(7, 2), nullable=True)
+    The interface columns come first, in the order and with the types of sql/schema.sql;
+    rates are percentages (0-100, two decimals), docs/metrics.md defines each column.
+    """
+
+    # onboarding: the cohort of onboardings started in the period
+    onboarding_started: Mapped[int] = _count()
+    onboarding_completed: Mapped[int] = _count()
+    onboarding_failed: Mapped[int] = _count()
+    onboarding_rate: Mapped[Decimal | None] = mapped_column(Pct, nullable=True)
+    avg_activation_days: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
     # reactivation
-    reactivations_started: Mapped[int] = _count()
-    reactivations_won: Mapped[int] = _count()
-    reactivations_lost: Mapped[int] = _count()
-    reactivation_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
-    reincidence_rate: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
-    reactivation_cost: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
-    # revenue and quality
-    revenue_total: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
-    revenue_new_accounts: Mapped[Decimal] = mapped_column(
+    reactivation_attempts: Mapped[int] = _count()
+    reactivation_won: Mapped[int] = _count()
+    reactivation_lost: Mapped[int] = _count()
+    reactivation_rate: Mapped[Decimal | None] = mapped_column(Pct, nullable=True)
+    avg_reactivation_cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    reincidence_rate: Mapped[Decimal | None] = mapped_column(Pct, nullable=True)
+    # state distribution at the end of the period
+    accounts_new: Mapped[int] = _count()
+    accounts_activating: Mapped[int] = _count()
+    accounts_active: Mapped[int] = _count()
+    accounts_stalled: Mapped[int] = _count()
+    accounts_at_risk: Mapped[int] = _count()
+    accounts_churned: Mapped[int] = _count()
+    # transitions into a state during the period
+    transitions_to_active: Mapped[int] = _count()
+    transitions_to_stalled: Mapped[int] = _count()
+    transitions_to_churn: Mapped[int] = _count()
+    # revenue
+    total_revenue: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    avg_margin: Mapped[Decimal | None] = mapped_column(Pct, nullable=True)
+    revenue_from_new: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
+    revenue_from_reactivated: Mapped[Decimal] = mapped_column(
         Money, nullable=False, server_default=ZERO
     )
-    revenue_reactivated: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
-    avg_margin: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
-    nps_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
-    complaints_count: Mapped[int] = _count()
-    exceptions_requested: Mapped[int] = _count()
-    exceptions_granted: Mapped[int] = _count()
-    # extensions: denominators and numerators, so rates can be re-aggregated exactly
-    onboardings_matured: Mapped[int] = _count()
-    onboardings_activated_in_window: Mapped[int] = _count()
+    # quality
+    avg_health_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
+    exceptions_count: Mapped[int] = _count()
+    # extensions: the counts behind every rate, so rates re-aggregate exactly, and more
+    total_accounts: Mapped[int] = _count()
+    onboarding_matured: Mapped[int] = _count()
+    onboarding_activated_in_window: Mapped[int] = _count()
     activation_days_sum: Mapped[Decimal] = mapped_column(
         Numeric(15, 4), nullable=False, server_default=ZERO
     )
-    reactivations_resolved: Mapped[int] = _count()
-    reactivations_matured: Mapped[int] = _count()
+    reactivation_resolved: Mapped[int] = _count()
+    reactivation_matured: Mapped[int] = _count()
     reincidences: Mapped[int] = _count()
+    reactivation_cost: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
     orders_count: Mapped[int] = _count()
     cost_total: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=ZERO)
     avg_discount_pct: Mapped[Decimal | None] = mapped_column(Pct, nullable=True)
+    health_score_sum: Mapped[Decimal] = mapped_column(
+        Numeric(15, 1), nullable=False, server_default=ZERO
+    )
+    health_scored_accounts: Mapped[int] = _count()
+    nps_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1), nullable=True)
     nps_responses: Mapped[int] = _count()
     nps_promoters: Mapped[int] = _count()
     nps_detractors: Mapped[int] = _count()
+    complaints_count: Mapped[int] = _count()
+    exceptions_granted: Mapped[int] = _count()
 
 
 class PerformanceMetric(MeasureColumns, Timestamps, Base):
@@ -118,6 +131,7 @@ class PerformanceMetric(MeasureColumns, Timestamps, Base):
 
     __table_args__ = (
         UniqueConstraint("org_id", "period_date", "period_type"),
+        Index(None, "period_date"),
         Index(None, "period_type", "period_date"),
     )
 
@@ -150,29 +164,29 @@ class PerformanceInsight(Timestamps, Base):
     insight_type: Mapped[InsightType] = mapped_column(
         enum_column(InsightType, "insight_type"), nullable=False
     )
-    category: Mapped[InsightCategory] = mapped_column(
-        enum_column(InsightCategory, "category"), nullable=False
-    )
     severity: Mapped[Severity] = mapped_column(enum_column(Severity, "severity"), nullable=False)
+    # Free text (the rule loader checks it), so a rule pack may add categories.
+    category: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    affected_segment: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    affected_region: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    affected_policy: Mapped[str | None] = mapped_column(String(200), nullable=True)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     observation: Mapped[str] = mapped_column(Text, nullable=False)
-    evidence: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    impact_estimate: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
     recommendation: Mapped[str | None] = mapped_column(Text, nullable=True)
     suggested_action: Mapped[SuggestedAction | None] = mapped_column(
         enum_column(SuggestedAction, "suggested_action"), nullable=True
     )
     suggested_params: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
-    affected_region: Mapped[str | None] = mapped_column(String(50), nullable=True)
-    affected_segment: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    affected_policy: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    impact_estimate: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
-    period_start: Mapped[date | None] = mapped_column(Date, nullable=True)
-    period_end: Mapped[date | None] = mapped_column(Date, nullable=True)
     status: Mapped[InsightStatus] = mapped_column(
         enum_column(InsightStatus, "insight_status"), nullable=False, server_default=text("'NEW'")
     )
     reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    implementation_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    analysis_period_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    analysis_period_end: Mapped[date | None] = mapped_column(Date, nullable=True)
     # extensions
     rule_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detector: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -190,9 +204,11 @@ class PerformanceInsight(Timestamps, Base):
     )
 
     __table_args__ = (
+        Index(None, "insight_type"),
+        Index(None, "severity"),
+        Index(None, "status"),
+        Index(None, "category"),
         Index(None, "org_id", "status"),
-        Index(None, "org_id", "insight_type"),
-        Index(None, "org_id", "severity"),
         Index(None, "org_id", "created_at"),
         Index(None, "org_id", "fingerprint"),
     )
@@ -207,13 +223,18 @@ class PolicyProposal(Timestamps, Base):
         ForeignKey("channel_performance_insights.id", ondelete="SET NULL"),
         nullable=True,
     )
-    policy_name: Mapped[str] = mapped_column(String(100), nullable=False)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
-    rationale: Mapped[str | None] = mapped_column(Text, nullable=True)
-    current_policy: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
-    proposed_policy: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
-    expected_impact: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    # The parameter's address, `<policy>.<path>` (e.g. reactivation.max_discount_pct).
+    affected_policy: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    current_value: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    proposed_value: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    # pt-BR, in the style "-20% reincidência, -R$ 5k custo"; the numbers are in impact_metrics.
+    expected_impact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    impact_metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    risk_assessment: Mapped[str | None] = mapped_column(Text, nullable=True)
     experiment_plan: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    experiment_duration_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[ProposalStatus] = mapped_column(
         enum_column(ProposalStatus, "proposal_status"),
         nullable=False,
@@ -221,28 +242,36 @@ class PolicyProposal(Timestamps, Base):
     )
     approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     implemented_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     implementation_results: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
-    # extensions
-    parameter_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # extensions: the policy part of affected_policy (filters and an index), the change as a
+    # JSON Patch and a diff of the file, the documents before and after, who did what
+    policy_name: Mapped[str] = mapped_column(String(100), nullable=False)
     base_policy_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     policy_patch: Mapped[list[Any] | None] = mapped_column(JSON(), nullable=True)
     policy_diff: Mapped[str | None] = mapped_column(LongText, nullable=True)
-    current_value: Mapped[Any] = mapped_column(JSON(), nullable=True)
-    proposed_value: Mapped[Any] = mapped_column(JSON(), nullable=True)
-    risk_assessment: Mapped[dict[str, Any] | None] = mapped_column(JsonDict, nullable=True)
+    current_policy: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
+    proposed_policy: Mapped[dict[str, Any]] = mapped_column(JsonDict, nullable=False)
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     requested_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     rejected_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     implemented_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     results_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     __table_args__ = (
+        Index(None, "status"),
+        Index(None, "insight_id"),
         Index(None, "org_id", "status"),
         Index(None, "org_id", "policy_name"),
         Index(None, "org_id", "fingerprint"),
-        Index(None, "insight_id"),
     )
+
+    @property
+    def parameter_path(self) -> str:
+        """The path inside the policy: affected_policy without `<policy>.`."""
+        address = self.affected_policy or ""
+        prefix = f"{self.policy_name}."
+        return address[len(prefix) :] if address.startswith(prefix) else address

@@ -29,6 +29,7 @@ from chanperf.experiments.design import (
 from chanperf.insights.drafts import InsightDraft
 from chanperf.policies.files import apply_to_text, make_patch, unified_diff
 from chanperf.policies.load import PolicySet
+from chanperf.proposals.texts import expected_impact_text, risk_text
 
 PROPOSAL_ACTIONS = frozenset(
     {
@@ -55,7 +56,7 @@ class ProposalSpec:
     policy_name: str
     parameter_path: str
     title: str
-    rationale: str
+    description: str
     base_policy_version: int
     current_value: Any
     proposed_value: Any
@@ -73,11 +74,31 @@ class ProposalSpec:
     maturation_days: int = 0
     expected_impact: dict[str, Any] | None = None
     experiment_plan: dict[str, Any] | None = None
-    risk_assessment: dict[str, Any] | None = None
+    risk: dict[str, Any] | None = None
 
     @property
     def address(self) -> str:
         return f"{self.policy_name}.{self.parameter_path}"
+
+    @property
+    def impact_metrics(self) -> dict[str, Any] | None:
+        """The numbers behind the texts: the expected impact, the money, the risk."""
+        if self.expected_impact is None and self.risk is None:
+            return None
+        return {**(self.expected_impact or {}), "risk": self.risk}
+
+    @property
+    def expected_impact_text(self) -> str | None:
+        return expected_impact_text(self.impact_metrics)
+
+    @property
+    def risk_assessment(self) -> str | None:
+        return risk_text(self.risk)
+
+    @property
+    def experiment_duration_days(self) -> int | None:
+        days = (self.experiment_plan or {}).get("expected_duration_days")
+        return None if days is None else int(days)
 
 
 def _num(value: Any) -> float | None:
@@ -136,7 +157,7 @@ def generate_policy_proposal(
         title=(f"Alterar {proposal.address} de {_fmt(proposal.current_value)} para {_fmt(value)}")[
             :255
         ],
-        rationale=f"{draft.title}\n\n{draft.observation}\n\n{draft.recommendation}",
+        description=f"{draft.title}\n\n{draft.observation}\n\n{draft.recommendation}",
         base_policy_version=policy.version,
         current_value=proposal.current_value,
         proposed_value=value,
@@ -155,7 +176,7 @@ def generate_policy_proposal(
     )
     spec = dataclasses.replace(spec, expected_impact=calculate_expected_impact(spec))
     spec = dataclasses.replace(spec, experiment_plan=generate_experiment_plan(spec))
-    return dataclasses.replace(spec, risk_assessment=assess_risk(spec))
+    return dataclasses.replace(spec, risk=assess_risk(spec))
 
 
 def calculate_expected_impact(proposal: ProposalSpec) -> dict[str, Any] | None:
@@ -177,8 +198,19 @@ def calculate_expected_impact(proposal: ProposalSpec) -> dict[str, Any] | None:
     baseline = pop.baseline if pop and pop.baseline is not None else control
     share = pop.affected_share if pop and pop.affected_share is not None else 1.0
     expected = min(max(baseline + share * (treatment - control), 0.0), 1.0)
+    money = None
+    if plan.money is not None and _num(ev.get(plan.money.field)) is not None:
+        money = {
+            "amount": _num(ev.get(plan.money.field)),
+            "label": plan.money.label,
+            "direction": plan.money.direction,
+            "per": "month",
+            "field": plan.money.field,
+        }
     return {
         "metric": plan.metric,
+        "metric_label": plan.label,
+        "money": money,
         "direction": plan.direction,
         "baseline": baseline,
         "expected": expected,

@@ -39,7 +39,7 @@ def store_proposal(
 
     What a reviewer may already have approved (patch, diff, base version, plan) is
     refreshed only while the proposal is not yet APPROVED; the evidence-driven
-    parts (rationale, impact, risk, insight link) always are.
+    parts (description, impact, risk, insight link) always are.
     """
     row = session.scalars(
         select(PolicyProposal)
@@ -63,12 +63,13 @@ def store_proposal(
         session.add(row)
     row.insight_id = insight_id if insight_id is not None else row.insight_id
     row.title = spec.title
-    row.rationale = spec.rationale
-    row.expected_impact = spec.expected_impact
+    row.description = spec.description
+    row.expected_impact = spec.expected_impact_text
+    row.impact_metrics = spec.impact_metrics
     row.risk_assessment = spec.risk_assessment
     if created or row.status != ProposalStatus.APPROVED:
         row.policy_name = spec.policy_name
-        row.parameter_path = spec.parameter_path
+        row.affected_policy = spec.address
         row.base_policy_version = spec.base_policy_version
         row.current_value = spec.current_value
         row.proposed_value = spec.proposed_value
@@ -77,6 +78,7 @@ def store_proposal(
         row.policy_patch = spec.policy_patch
         row.policy_diff = spec.policy_diff
         row.experiment_plan = spec.experiment_plan
+        row.experiment_duration_days = spec.experiment_duration_days
     session.flush()
     return row, created
 

@@ -96,6 +96,8 @@ class Rule:
     recommendation: str
     suggested_action: SuggestedAction
     suggested_params: Mapping[str, Any] = field(default_factory=dict)
+    # More evidence keys: key -> the finding field whose value it holds.
+    evidence_keys: Mapping[str, str] = field(default_factory=dict)
     proposal: ProposalTemplate | None = None
     reraise_margin: float | None = None
     source_path: str = ""
@@ -182,6 +184,12 @@ class _RuleChecker:
         for key, value in raw.get("suggested_params", {}).items():
             if isinstance(value, str):
                 self.template(value, ["suggested_params", key])
+        evidence_keys = dict(raw.get("evidence_keys", {}))
+        for key, name in evidence_keys.items():
+            if name not in self.fields:
+                self.error(
+                    ["evidence_keys", key], f"finding {raw['finding']!r} has no field {name!r}"
+                )
         proposal = self.proposal(raw.get("proposal"))
         return Rule(
             id=raw["id"],
@@ -198,6 +206,7 @@ class _RuleChecker:
             recommendation=raw["recommendation"],
             suggested_action=SuggestedAction(raw["suggested_action"]),
             suggested_params=dict(raw.get("suggested_params", {})),
+            evidence_keys=evidence_keys,
             proposal=proposal,
             reraise_margin=raw.get("reraise_margin"),
             source_path=self.doc.path,

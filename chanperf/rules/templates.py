@@ -12,89 +12,18 @@ filters are checked when rules load.
 from __future__ import annotations
 
 import ast
-import math
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from chanperf.core import ptbr
+
 MISSING_TEXT = "n/d"
-
-
-def _br_number(value: float, decimals: int) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, list | tuple):  # a policy list, e.g. priority regions
-        return ", ".join(_num(v) for v in value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if float(value).is_integer():
-        return _br_number(value, 0)
-    return _br_number(value, 2).rstrip("0").rstrip(",")
-
-
-def _pct(value: Any) -> str:
-    pct = float(value) * 100
-    return (
-        _br_number(pct, 0) if math.isclose(pct, round(pct), abs_tol=0.05) else _br_number(pct, 1)
-    ) + "%"
-
-
-def _points(value: Any) -> str:
-    """A difference of two rates in percentage points: 0.33 -> "33 p.p."."""
-    return _pct(value).removesuffix("%") + " p.p."
-
-
-def _money(value: Any) -> str:
-    return "R$ " + _br_number(float(value), 0 if float(value).is_integer() else 2)
-
-
-def _times(value: Any) -> str:
-    text = _br_number(float(value), 1)
-    return text.removesuffix(",0") + "x"
-
-
-def _p_value(value: Any) -> str:
-    return "< 0,001" if float(value) < 0.001 else _br_number(float(value), 3)
-
-
-def _date(value: Any) -> str:
-    year, month, day = str(value)[:10].split("-")
-    return f"{day}/{month}/{year}"
-
-
-# pt-BR names of the codes findings carry (dimensions, metrics, states); unknown codes pass through.
-LABELS = {
-    "region": "região",
-    "segment": "segmento",
-    "kit": "kit",
-    "strategy": "estratégia",
-    "activation_rate": "taxa de ativação",
-    "median_activation_days": "mediana de dias até a ativação",
-    "avg_activation_days": "média de dias até a ativação",
-    "win_rate": "taxa de sucesso da reativação",
-    "reactivation_rate": "taxa de sucesso da reativação",
-    "reincidence_rate": "reincidência",
-    "nps": "NPS",
-    "nps_score": "NPS",
-    "margin": "margem",
-    "priority_share": "participação das regiões prioritárias",
-    "time_in_state": "tempo no estado",
-    "transition_rate": "taxa de transição",
-    "worse": "piora",
-    "better": "melhora",
-}
-
-
-def _label(value: Any) -> str:
-    return LABELS.get(str(value), str(value))
 
 
 def _scope(values: Mapping[str, Any]) -> str:
     parts = [
-        f"{LABELS[key]} {values[key]}"
+        f"{ptbr.LABELS[key]} {values[key]}"
         for key in ("region", "segment")
         if values.get(key) is not None
     ]
@@ -106,16 +35,16 @@ DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {"scope": _scope}
 
 
 FILTERS: dict[str, Callable[[Any], str]] = {
-    "": _num,
-    "num": _num,
-    "pct": _pct,
-    "pp": _points,
-    "money": _money,
-    "x": _times,
-    "int": lambda v: _br_number(round(float(v)), 0),
-    "p": _p_value,
-    "date": _date,
-    "label": _label,
+    "": ptbr.number,
+    "num": ptbr.number,
+    "pct": ptbr.percent,
+    "pp": ptbr.points,
+    "money": ptbr.money,
+    "x": ptbr.times,
+    "int": lambda v: ptbr.br_number(round(float(v)), 0),
+    "p": ptbr.p_value,
+    "date": ptbr.date_br,
+    "label": ptbr.label,
 }
 
 

@@ -54,63 +54,63 @@ def weekly(engine: Engine) -> Engine:
         # Win rate: baseline 30/100 twice -> 60/200; recent 15/100 twice -> 30/200. NPS: baseline
         # 25 promoters and 10 detractors of 50, twice; recent 15 and 20 of 50, twice.
         "2024-06-03": {
-            "reactivations_won": 30,
-            "reactivations_resolved": 100,
+            "reactivation_won": 30,
+            "reactivation_resolved": 100,
             "nps_responses": 50,
             "nps_promoters": 25,
             "nps_detractors": 10,
         },
         "2024-06-10": {
-            "reactivations_won": 30,
-            "reactivations_resolved": 100,
+            "reactivation_won": 30,
+            "reactivation_resolved": 100,
             "nps_responses": 50,
             "nps_promoters": 25,
             "nps_detractors": 10,
         },
         "2024-06-17": {
-            "reactivations_won": 15,
-            "reactivations_resolved": 100,
+            "reactivation_won": 15,
+            "reactivation_resolved": 100,
             "nps_responses": 50,
             "nps_promoters": 15,
             "nps_detractors": 20,
         },
         "2024-06-24": {
-            "reactivations_won": 15,
-            "reactivations_resolved": 100,
+            "reactivation_won": 15,
+            "reactivation_resolved": 100,
             "nps_responses": 50,
             "nps_promoters": 15,
             "nps_detractors": 20,
         },
         # Activation: baseline 20/40 twice, recent 30/40 twice.
-        "2024-04-29": {"onboardings_activated_in_window": 20, "onboardings_matured": 40},
-        "2024-05-06": {"onboardings_activated_in_window": 20, "onboardings_matured": 40},
-        "2024-05-13": {"onboardings_activated_in_window": 30, "onboardings_matured": 40},
-        "2024-05-20": {"onboardings_activated_in_window": 30, "onboardings_matured": 40},
+        "2024-04-29": {"onboarding_activated_in_window": 20, "onboarding_matured": 40},
+        "2024-05-06": {"onboarding_activated_in_window": 20, "onboarding_matured": 40},
+        "2024-05-13": {"onboarding_activated_in_window": 30, "onboarding_matured": 40},
+        "2024-05-20": {"onboarding_activated_in_window": 30, "onboarding_matured": 40},
         # Days: 20 completions a week, mean days 10, 12 (baseline) then 15, 17 (recent).
-        "2024-04-01": {"onboardings_completed": 20, "activation_days_sum": 200},
-        "2024-04-08": {"onboardings_completed": 20, "activation_days_sum": 240},
-        "2024-04-15": {"onboardings_completed": 20, "activation_days_sum": 300},
-        "2024-04-22": {"onboardings_completed": 20, "activation_days_sum": 340},
+        "2024-04-01": {"onboarding_completed": 20, "activation_days_sum": 200},
+        "2024-04-08": {"onboarding_completed": 20, "activation_days_sum": 240},
+        "2024-04-15": {"onboarding_completed": 20, "activation_days_sum": 300},
+        "2024-04-22": {"onboarding_completed": 20, "activation_days_sum": 340},
         # Reincidence: baseline 5/50 twice, recent 10/50 twice.
-        "2024-03-04": {"reincidences": 5, "reactivations_matured": 50},
-        "2024-03-11": {"reincidences": 5, "reactivations_matured": 50},
-        "2024-03-18": {"reincidences": 10, "reactivations_matured": 50},
-        "2024-03-25": {"reincidences": 10, "reactivations_matured": 50},
+        "2024-03-04": {"reincidences": 5, "reactivation_matured": 50},
+        "2024-03-11": {"reincidences": 5, "reactivation_matured": 50},
+        "2024-03-18": {"reincidences": 10, "reactivation_matured": 50},
+        "2024-03-25": {"reincidences": 10, "reactivation_matured": 50},
     }
     channel = [week(day, **measures) for day, measures in rows.items()]
     # Ignored: a DAILY row, another org, and weeks outside every comparison.
     channel += [
         {
-            **week("2024-06-17", reactivations_won=0, reactivations_resolved=999),
+            **week("2024-06-17", reactivation_won=0, reactivation_resolved=999),
             "period_type": "DAILY",
         },
-        {**week("2024-06-17", reactivations_won=0, reactivations_resolved=999), "org_id": 2},
-        week("2024-05-27", reactivations_won=0, reactivations_resolved=999),
+        {**week("2024-06-17", reactivation_won=0, reactivation_resolved=999), "org_id": 2},
+        week("2024-05-27", reactivation_won=0, reactivation_resolved=999),
     ]
     # Region R1: win rate only, 10/50 per baseline week and 15/50 per recent week; a kit cut is ignored.
     region = [
         {
-            **week(d, reactivations_won=w, reactivations_resolved=50),
+            **week(d, reactivation_won=w, reactivation_resolved=50),
             "dimension": "region",
             "dimension_value": "R1",
         }
@@ -118,7 +118,7 @@ def weekly(engine: Engine) -> Engine:
     ]
     region.append(
         {
-            **week("2024-06-17", reactivations_won=1, reactivations_resolved=2),
+            **week("2024-06-17", reactivation_won=1, reactivation_resolved=2),
             "dimension": "kit",
             "dimension_value": "K1",
         }
@@ -222,7 +222,7 @@ def test_no_rows_no_finding(engine: Engine) -> None:
 def test_a_single_week_per_side_gives_no_weekly_mean_test(engine: Engine) -> None:
     # Days lag 9 weeks: baseline 04-01, 04-08 (only 04-01 has a row), recent 04-15, 04-22.
     rows = [
-        week(d, onboardings_completed=10, activation_days_sum=total)
+        week(d, onboarding_completed=10, activation_days_sum=total)
         for d, total in (("2024-04-01", 100), ("2024-04-15", 100), ("2024-04-22", 130))
     ]
     with engine.begin() as conn:
@@ -233,7 +233,7 @@ def test_a_single_week_per_side_gives_no_weekly_mean_test(engine: Engine) -> Non
     with engine.begin() as conn:
         conn.execute(
             PerformanceMetric.__table__.insert(),
-            week("2024-04-08", onboardings_completed=10, activation_days_sum=120),
+            week("2024-04-08", onboarding_completed=10, activation_days_sum=120),
         )
     with engine.connect() as conn:
         assert [f.metric for f in detect_metric_drift(conn, make_ctx())] == ["avg_activation_days"]

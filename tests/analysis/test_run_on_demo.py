@@ -88,6 +88,11 @@ def test_seed_kit_example(demo):
     assert (ev["policy_kit"], ev["better_kit"]) == ("KIT_A", "KIT_B")
     # the seed's figures: KIT_A 0.45, KIT_B 0.78
     assert _within(ev["rate_a"], 0.45, ev["n_a"]) and _within(ev["rate_b"], 0.78, ev["n_b"])
+    # ... under the evidence keys of the design's example, holding the measured rates
+    assert (
+        ev["kit_a_activation_rate"] == ev["rate_a"] and ev["kit_b_activation_rate"] == ev["rate_b"]
+    )
+    assert ev["sample_size"] == ev["n"] == ev["n_a"] + ev["n_b"]
     assert (
         kit["title"].startswith("Kit KIT_B tem") and "que Kit KIT_A na região NORTE" in kit["title"]
     )
@@ -110,6 +115,9 @@ def test_seed_discount_example(demo):
     assert disc["title"] == "Descontos > 8% aumentam a reincidência em 90 dias"
     # the seed's figures: 45 % above 8 % vs 12 % at or below 5 %
     assert _within(ev["rate_b"], 0.45, ev["n_b"]) and _within(ev["rate_a"], 0.12, ev["n_a"])
+    assert ev["high_discount_reincidence"] == ev["rate_b"]
+    assert ev["low_discount_reincidence"] == ev["rate_a"]
+    assert ev["cost_difference"] > 0
     assert (
         disc["recommendation"] == "Reduzir limite máximo de desconto em reativação de 10% para 5%"
     )
@@ -117,8 +125,17 @@ def test_seed_discount_example(demo):
 
 
 def _proposal(demo, parameter: str) -> dict:
-    (p,) = [r for r in rows(demo, PolicyProposal.__table__) if r["parameter_path"] == parameter]
+    (p,) = [
+        r
+        for r in rows(demo, PolicyProposal.__table__)
+        if r["affected_policy"] == f"{r['policy_name']}.{parameter}"
+    ]
     return p
+
+
+def _insight(demo, insight_id: int) -> dict:
+    (row,) = [r for r in rows(demo, PerformanceInsight.__table__) if r["id"] == insight_id]
+    return row
 
 
 def _git_apply_check(demo, diff: str, tmp_path: Path) -> str:
@@ -139,6 +156,17 @@ def test_discount_proposal_lowers_the_cap_10_to_5(demo, tmp_path):
     assert "# Cap on the discount a reactivation may give" in text  # comments kept
     plan = p["experiment_plan"]
     assert plan["sample_size_per_arm"] > 0 and plan["expected_duration_weeks"] > 0
+    assert p["affected_policy"] == "reactivation.max_discount_pct"
+    assert p["experiment_duration_days"] == plan["expected_duration_days"] > 0
+    # the design's style, "-20% reincidência, -R$ 5k custo", from the proposal's numbers
+    impact = p["impact_metrics"]
+    relative = round(impact["relative_change"] * 100)
+    assert p["expected_impact"].startswith(f"-{abs(relative)}% reincidência, -R$ ")
+    assert p["expected_impact"].endswith(" custo/mês")
+    assert (
+        impact["money"]["amount"] == _insight(demo, p["insight_id"])["evidence"]["cost_difference"]
+    )
+    assert "Descontos > 8%" in p["description"] and p["risk_assessment"].startswith("Risco ")
 
 
 def test_kit_proposal_sets_the_regions_default_kit(demo, tmp_path):
@@ -151,6 +179,10 @@ def test_kit_proposal_sets_the_regions_default_kit(demo, tmp_path):
     text = _git_apply_check(demo, p["policy_diff"], tmp_path)
     assert 'default_kit: "KIT_B"' in text or "default_kit: KIT_B" in text
     assert "version: 2\n" in text
+    assert p["affected_policy"] == "onboarding.regions.NORTE.default_kit"
+    assert p["expected_impact"].startswith("+") and p["expected_impact"].endswith("% ativação")
+    assert p["experiment_duration_days"] == p["experiment_plan"]["expected_duration_days"]
+    assert p["description"].startswith("Kit KIT_B tem")
 
 
 def test_rerun_for_the_same_as_of_changes_no_insight_count(demo):

@@ -220,7 +220,7 @@ def two_orgs(sessions) -> dict[str, int]:
     ("method", "path", "body"),
     [
         ("GET", "/insights/{theirs}", None),
-        ("POST", "/insights/{theirs}/action", {"action": "accept"}),
+        ("POST", "/insights/{theirs}/action", {"action": "review"}),
         ("GET", "/proposals/{their_proposal}", None),
         ("GET", "/proposals/{their_proposal}/diff", None),
         ("POST", "/proposals/{their_proposal}/approve", {}),

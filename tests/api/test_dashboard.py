@@ -20,18 +20,18 @@ def data(sessions) -> None:
             1,
             PeriodType.WEEKLY,
             date(2026, 11, 16),
-            activation_rate=0.62,
-            reactivation_rate=0.40,
-            reincidence_rate=0.15,
+            onboarding_rate=62.0,
+            reactivation_rate=40.0,
+            reincidence_rate=15.0,
         )
         add_metric(
             s,
             1,
             PeriodType.WEEKLY,
             date(2026, 11, 9),
-            activation_rate=0.55,
-            reactivation_rate=0.40,
-            reincidence_rate=0.10,
+            onboarding_rate=55.0,
+            reactivation_rate=40.0,
+            reincidence_rate=10.0,
         )
         for i in range(0, 30, 2):
             add_metric(
@@ -39,12 +39,12 @@ def data(sessions) -> None:
                 1,
                 PeriodType.DAILY,
                 AS_OF - timedelta(days=i),
-                activation_rate=0.5,
-                reactivation_rate=0.3,
+                onboarding_rate=50.0,
+                reactivation_rate=30.0,
             )
         for sev in (Severity.CRITICAL, Severity.HIGH, Severity.HIGH):
             add_insight(s, severity=sev)
-        add_insight(s, severity=Severity.LOW, status=InsightStatus.ACCEPTED)
+        add_insight(s, severity=Severity.LOW, status=InsightStatus.IN_PROGRESS)
         add_proposal(s)
         add_proposal(s, status=ProposalStatus.APPROVED)
 
@@ -54,11 +54,11 @@ def test_dashboard_in_one_call(client, keys, data):
     assert r.status_code == 200
     body = r.get_json()
     cards = {c["key"]: c for c in body["kpis"]}
-    assert list(cards) == ["activation_rate", "reactivation_rate", "reincidence_rate"]
-    act = cards["activation_rate"]
+    assert list(cards) == ["onboarding_rate", "reactivation_rate", "reincidence_rate"]
+    act = cards["onboarding_rate"]
     assert act["label"] == "Taxa de ativação"
-    assert (act["value"], act["previous"]) == (0.62, 0.55)
-    assert act["delta"] == pytest.approx(0.07) and act["trend"] == "up" and act["improved"] is True
+    assert (act["value"], act["previous"]) == (62.0, 55.0)
+    assert act["delta"] == pytest.approx(7.0) and act["trend"] == "up" and act["improved"] is True
     assert act["week"] == "2026-11-16" and act["week_label"].startswith("Semana 47/2026")
     assert (
         cards["reactivation_rate"]["trend"] == "flat"
@@ -79,9 +79,9 @@ def test_dashboard_in_one_call(client, keys, data):
     ]
 
     series = body["trends"]["series"]
-    assert [s["key"] for s in series] == ["activation_rate", "reactivation_rate"]
+    assert [s["key"] for s in series] == ["onboarding_rate", "reactivation_rate"]
     points = series[0]["points"]
-    assert len(points) == 30 and points[-1] == {"date": "2026-11-19", "value": 0.5}
+    assert len(points) == 30 and points[-1] == {"date": "2026-11-19", "value": 50.0}
     assert points[-2]["value"] is None  # a day without a stored row stays visible, as null
 
     pending = body["pending_proposals"]

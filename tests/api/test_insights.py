@@ -28,8 +28,8 @@ def insights(sessions) -> dict[str, int]:
                 s,
                 severity=Severity.LOW,
                 status=InsightStatus.DISMISSED,
-                period_start=date(2026, 1, 1),
-                period_end=date(2026, 1, 31),
+                analysis_period_start=date(2026, 1, 1),
+                analysis_period_end=date(2026, 1, 31),
             ).id,
             "med": add_insight(s, severity=Severity.MEDIUM, affected_region="Sul").id,
         }
@@ -47,7 +47,21 @@ def test_list_default_sort_is_severity_then_newest(client, keys, insights):
     assert _ids(r) == [insights["crit"], insights["high"], insights["med"], insights["low"]]
     first = r.get_json()[0]
     assert first["type"] == "POLICY_TOO_LAX" and first["severity"] == "CRITICAL"
-    assert "evidence" not in first  # the list is a summary; the detail has the evidence
+    # the shape of the design's examples, then the rest of the row
+    for key in (
+        "type",
+        "severity",
+        "category",
+        "title",
+        "observation",
+        "evidence",
+        "recommendation",
+        "suggested_action",
+        "status",
+        "analysis_period_end",
+    ):
+        assert key in first, key
+    assert "insight_type" not in first and "proposals" not in first
 
 
 @pytest.mark.parametrize(
@@ -91,7 +105,7 @@ def test_pagination_header(client, keys, insights):
         ("severity=SEVERE", "severity"),
         ("type=BUG", "type"),
         ("status=OPEN", "status"),
-        ("category=finance", "category"),
+        ("category=" + "x" * 51, "category"),
         ("period=last-week", "period"),
         ("period=2026-03-01..2026-02-01", "period"),
         ("period=2026-W60", "period"),
@@ -131,15 +145,31 @@ def test_unknown_insight_is_404(client, keys, path):
 def test_actions_follow_the_allowed_transitions(client, keys, insights, sessions):
     url = f"{PREFIX}/insights/{insights['high']}/action"
     h = keys.header("analyst")
-    r = client.post(url, json={"action": "accept"}, headers=h)
-    assert r.status_code == 200
-    assert r.get_json()["status"] == "ACCEPTED" and r.get_json()["reviewed_by"] == "analyst-ana"
+    r = client.post(url, json={"action": "start"}, headers=h)
+    assert r.status_code == 409 and "is NEW; start needs it REVIEWED" in error_of(r)["message"]
     r = client.post(url, json={"action": "review"}, headers=h)
-    assert r.status_code == 409 and "ACCEPTED" in error_of(r)["message"]
+    assert r.status_code == 200
+    assert r.get_json()["status"] == "REVIEWED" and r.get_json()["reviewed_by"] == "analyst-ana"
+    r = client.post(url, json={"action": "start"}, headers=h)
+    assert r.get_json()["status"] == "IN_PROGRESS"
+    r = client.post(url, json={"action": "review"}, headers=h)
+    assert r.status_code == 409 and "IN_PROGRESS" in error_of(r)["message"]
+    r = client.post(url, json={"action": "implement"}, headers=h)
+    assert r.status_code == 422 and "implementation_notes" in str(error_of(r)["errors"])
+    r = client.post(
+        url, json={"action": "implement", "implementation_notes": "kit trocado"}, headers=h
+    )
+    body = r.get_json()
+    assert (body["status"], body["implementation_notes"]) == ("IMPLEMENTED", "kit trocado")
     r = client.post(url, json={"action": "dismiss", "reason": "sazonal"}, headers=h)
+    assert r.status_code == 409  # implemented is final
+    other = f"{PREFIX}/insights/{insights['med']}/action"
+    r = client.post(other, json={"action": "dismiss", "reason": "sazonal"}, headers=h)
     assert r.get_json()["status"] == "DISMISSED" and r.get_json()["status_reason"] == "sazonal"
-    r = client.post(url, json={"action": "accept"}, headers=h)
+    r = client.post(other, json={"action": "review"}, headers=h)
     assert r.status_code == 409  # acting on a dismissed insight
+    r = client.post(other, json={"action": "reopen"}, headers=h)
+    assert r.get_json()["status"] == "NEW"
 
 
 @pytest.mark.parametrize(
@@ -163,7 +193,7 @@ def test_bad_action_bodies_are_422(client, keys, insights, body, field):
 def test_non_json_body_is_not_a_500(client, keys, insights):
     r = client.post(
         f"{PREFIX}/insights/{insights['high']}/action",
-        data="action=accept",
+        data="action=review",
         content_type="text/plain",
         headers=keys.header("analyst"),
     )
@@ -181,7 +211,7 @@ def test_non_json_body_is_not_a_500(client, keys, insights):
 def test_action_on_unknown_insight_is_404(client, keys):
     r = client.post(
         f"{PREFIX}/insights/424242/action",
-        json={"action": "accept"},
+        json={"action": "review"},
         headers=keys.header("analyst"),
     )
     assert r.status_code == 404

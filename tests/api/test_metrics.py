@@ -22,16 +22,16 @@ def metrics(sessions) -> None:
                 1,
                 PeriodType.DAILY,
                 day,
-                activation_rate=0.5 + i / 100,
-                onboardings_started=10 + i,
+                onboarding_rate=50.0 + i,
+                onboarding_started=10 + i,
             )
         add_metric(
-            s, 1, PeriodType.WEEKLY, date(2026, 11, 16), activation_rate=0.6, reincidence_rate=0.1
+            s, 1, PeriodType.WEEKLY, date(2026, 11, 16), onboarding_rate=60.0, reincidence_rate=10.0
         )
         add_metric(
-            s, 1, PeriodType.WEEKLY, date(2026, 11, 9), activation_rate=0.5, reincidence_rate=0.2
+            s, 1, PeriodType.WEEKLY, date(2026, 11, 9), onboarding_rate=50.0, reincidence_rate=20.0
         )
-        add_metric(s, 2, PeriodType.WEEKLY, date(2026, 11, 16), activation_rate=0.9)
+        add_metric(s, 2, PeriodType.WEEKLY, date(2026, 11, 16), onboarding_rate=90.0)
 
 
 def test_latest_weekly_and_the_week_before(client, keys, metrics):
@@ -42,9 +42,14 @@ def test_latest_weekly_and_the_week_before(client, keys, metrics):
         body["current"]["period_date"] == "2026-11-16"
         and body["current"]["period_end"] == "2026-11-22"
     )
-    assert body["current"]["values"]["activation_rate"] == 0.6
-    assert body["previous"]["values"]["reincidence_rate"] == 0.2
-    assert isinstance(body["current"]["values"]["onboardings_started"], int)
+    # a row of channel_performance_metrics: the columns' names, rates in percent
+    assert body["current"]["onboarding_rate"] == 60.0
+    assert body["previous"]["reincidence_rate"] == 20.0
+    assert isinstance(body["current"]["onboarding_started"], int)
+    assert (
+        body["current"]["transitions_to_active"] == 0
+        and body["current"]["avg_health_score"] is None
+    )
 
 
 def test_no_metrics_is_404(client, keys):
@@ -57,7 +62,7 @@ def test_history(client, keys, metrics):
     r = client.get(f"{PREFIX}/metrics/history?from=2026-11-15&to=2026-11-19", headers=keys.header())
     rows = r.get_json()
     assert [x["period_date"] for x in rows] == [f"2026-11-{d}" for d in range(15, 20)]
-    assert rows[-1]["values"]["onboardings_started"] == 10
+    assert rows[-1]["onboarding_started"] == 10 and rows[-1]["period_end"] == "2026-11-19"
     r = client.get(
         f"{PREFIX}/metrics/history?period_type=WEEKLY&to=2026-11-30", headers=keys.header()
     )
@@ -86,17 +91,17 @@ def test_bad_history_queries_are_422(client, keys, query, field):
 
 
 def test_trend_with_deltas(client, keys, metrics):
-    r = client.get(f"{PREFIX}/trends/activation_rate?days=3&end=2026-11-19", headers=keys.header())
+    r = client.get(f"{PREFIX}/trends/onboarding_rate?days=3&end=2026-11-19", headers=keys.header())
     body = r.get_json()
-    assert body["metric"] == "activation_rate" and len(body["points"]) == 3
+    assert body["metric"] == "onboarding_rate" and len(body["points"]) == 3
     last = body["points"][-1]
-    assert last["value"] == 0.5 and last["previous"] == 0.51
-    assert last["pop_delta"] == pytest.approx(-0.01)
-    assert last["week_ago"] == pytest.approx(0.57)
+    assert last["value"] == 50.0 and last["previous"] == 51.0
+    assert last["pop_delta"] == pytest.approx(-1.0)
+    assert last["week_ago"] == pytest.approx(57.0)
 
 
 def test_trend_errors(client, keys):
     r = client.get(f"{PREFIX}/trends/happiness", headers=keys.header())
     assert r.status_code == 404 and "happiness" in error_of(r)["message"]
-    r = client.get(f"{PREFIX}/trends/activation_rate?days=0", headers=keys.header())
+    r = client.get(f"{PREFIX}/trends/onboarding_rate?days=0", headers=keys.header())
     assert r.status_code == 422 and "days" in error_of(r)["errors"]["query"]

@@ -44,3 +44,59 @@ def test_diff_is_documented_as_text_x_diff(client):
     assert "text/x-diff" in op["responses"]["200"]["content"]
     analyze = spec["paths"]["/v1/performance/analyze"]["post"]
     assert "Location" in analyze["responses"]["202"]["headers"]
+
+
+def test_models_carry_the_interface_names(client):
+    """The design names its API models; the document uses those names, and their fields."""
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    for name in (
+        "PerformanceInsight",
+        "PolicyProposal",
+        "ChannelMetrics",
+        "TrendData",
+        "AnalysisRequest",
+    ):
+        assert name in schemas, name
+    insight = schemas["PerformanceInsight"]["properties"]
+    for field in (
+        "type",
+        "severity",
+        "category",
+        "title",
+        "observation",
+        "evidence",
+        "recommendation",
+        "suggested_action",
+        "implementation_notes",
+        "analysis_period_start",
+        "analysis_period_end",
+    ):
+        assert field in insight, field
+    proposal = schemas["PolicyProposal"]["properties"]
+    for field in (
+        "description",
+        "affected_policy",
+        "current_value",
+        "proposed_value",
+        "expected_impact",
+        "impact_metrics",
+        "risk_assessment",
+        "experiment_plan",
+        "experiment_duration_days",
+        "rejection_reason",
+    ):
+        assert field in proposal, field
+    metrics = schemas["ChannelMetrics"]["properties"]
+    for field in (
+        "onboarding_started",
+        "onboarding_rate",
+        "reactivation_attempts",
+        "avg_reactivation_cost",
+        "accounts_new",
+        "transitions_to_churn",
+        "total_revenue",
+        "revenue_from_new",
+        "avg_health_score",
+        "exceptions_count",
+    ):
+        assert field in metrics, field

@@ -57,7 +57,7 @@ def test_one_and_its_diff(client, keys, proposals):
     r = client.get(f"{PREFIX}/proposals/{proposals['pending']}", headers=keys.header())
     assert (
         r.status_code == 200
-        and r.get_json()["parameter_path"] == "onboarding.regions.Norte.default_kit"
+        and r.get_json()["affected_policy"] == "onboarding.regions.Norte.default_kit"
     )
     r = client.get(f"{PREFIX}/proposals/{proposals['pending']}/diff", headers=keys.header())
     assert r.status_code == 200 and r.mimetype == "text/x-diff"

@@ -78,6 +78,7 @@ def generate(
                 org_id=1,
                 policy_name="onboarding",
                 title="t",
+                description="d",
                 current_policy={},
                 proposed_policy={},
                 status=ProposalStatus.IMPLEMENTED,

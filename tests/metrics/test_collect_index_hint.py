@@ -68,7 +68,7 @@ def _revenue_of_the_day(url: str) -> Decimal:
     try:
         with engine.connect() as conn:
             return conn.execute(
-                select(PerformanceMetric.revenue_total).where(
+                select(PerformanceMetric.total_revenue).where(
                     PerformanceMetric.period_type == "DAILY",
                     PerformanceMetric.period_date == date(2026, 3, 10),
                 )

@@ -50,11 +50,18 @@ T = datetime
 
 
 def _acc(
-    i: int, region: str, segment: str, created: datetime, state: str, org: int = 1
+    i: int,
+    region: str,
+    segment: str,
+    created: datetime,
+    state: str,
+    org: int = 1,
+    health: str | None = None,
 ) -> dict[str, Any]:
     return dict(
-        account_id=i, org_id=org, region=region, segment=segment, created_at=created, state=state
-    )
+        account_id=i, org_id=org, region=region, segment=segment, created_at=created, state=state,
+        health_score=None if health is None else D(health),
+    )  # fmt: skip
 
 
 def _tr(acc: int, frm: str | None, to: str, at: datetime, org: int = 1) -> dict[str, Any]:
@@ -90,11 +97,11 @@ def _ord(
 def load_fixture(engine: Engine) -> None:
     rows: dict[Any, list[dict[str, Any]]] = {
         ChannelAccount: [
-            _acc(1, "R1", "S1", T(2026, 2, 10, 10), "ACTIVE"),
-            _acc(2, "R1", "S2", T(2025, 6, 1, 12), "STALLED"),
-            _acc(3, "R2", "S1", T(2026, 2, 27, 12), "NEW"),
-            _acc(4, "R2", "S2", T(2025, 10, 1, 12), "CHURNED"),
-            _acc(50, "R1", "S1", T(2026, 2, 27, 12), "NEW", org=2),
+            _acc(1, "R1", "S1", T(2026, 2, 10, 10), "ACTIVE", health="80.0"),
+            _acc(2, "R1", "S2", T(2025, 6, 1, 12), "STALLED", health="40.5"),
+            _acc(3, "R2", "S1", T(2026, 2, 27, 12), "NEW"),  # no score yet
+            _acc(4, "R2", "S2", T(2025, 10, 1, 12), "CHURNED", health="20.0"),
+            _acc(50, "R1", "S1", T(2026, 2, 27, 12), "NEW", org=2, health="99.0"),
         ],
         ChannelStateTransition: [
             _tr(1, None, "NEW", T(2026, 2, 10, 10)),
@@ -160,8 +167,8 @@ def load_fixture(engine: Engine) -> None:
 
 
 RATES = {
-    "activation_rate", "avg_activation_days", "reactivation_rate", "reincidence_rate",
-    "avg_margin", "nps_score", "avg_discount_pct",
+    "onboarding_rate", "avg_activation_days", "reactivation_rate", "reincidence_rate",
+    "avg_margin", "nps_score", "avg_discount_pct", "avg_reactivation_cost", "avg_health_score",
 }  # fmt: skip
 
 
@@ -178,167 +185,187 @@ def expect(**values: Any) -> dict[str, Any]:
 #  02-27: A1 ACTIVATING, A2 STALLED (23:30 local), A3 NEW, A4 ACTIVE (won back) -> 4
 #  02-28: A1 ACTIVE (22:30 local) -> NEW 1, ACTIVE 2, STALLED 1
 #  03-01: A4 CHURNED (23:00 local) -> NEW 1, ACTIVE 1, STALLED 1, CHURNED 1 (and after)
+# Health (current scores of the accounts created by the end of the day): from 02-27 on,
+# A1 80.0 + A2 40.5 + A4 20.0 (A3 has none) = 140.5 over 3 = 46.83 -> 46.8.
+HEALTH = dict(health_score_sum=D("140.5"), health_scored_accounts=3, avg_health_score=D("46.8"))
 S_0227 = dict(
-    total_accounts=4, new_accounts=1, activating_accounts=1, active_accounts=1, stalled_accounts=1
-)
-S_0228 = dict(total_accounts=4, new_accounts=1, active_accounts=2, stalled_accounts=1)
+    total_accounts=4, accounts_new=1, accounts_activating=1, accounts_active=1, accounts_stalled=1,
+    **HEALTH,
+)  # fmt: skip
+S_0228 = dict(total_accounts=4, accounts_new=1, accounts_active=2, accounts_stalled=1, **HEALTH)
 S_0301 = dict(
-    total_accounts=4, new_accounts=1, active_accounts=1, stalled_accounts=1, churned_accounts=1
-)
+    total_accounts=4, accounts_new=1, accounts_active=1, accounts_stalled=1, accounts_churned=1,
+    **HEALTH,
+)  # fmt: skip
 
 EXPECTED_TOTALS = {
     ("DAILY", date(2026, 2, 27)): expect(
         **S_0227,
         # O1 (2.5 d, in window) and O2 (12 d, late): both matured; 14.5 d / 2 = 7.25; 1/2
-        onboardings_started=2, onboardings_completed=2, onboardings_matured=2,
-        onboardings_activated_in_window=1, activation_rate=D("0.5000"),
-        activation_days_sum=D("14.5000"), avg_activation_days=D("7.25"),
+        onboarding_started=2, onboarding_completed=2, onboarding_matured=2,
+        onboarding_activated_in_window=1, onboarding_rate=D("50.00"),
+        activation_days_sum=D("14.5000"), avg_activation_days=D("7.3"),
         # RA2 started 23:00 local (50.00); RA1 WON here, matured, relapsed 03-01: 1/1, 1/1
-        reactivations_started=1, reactivation_cost=D("50.00"), reactivations_won=1,
-        reactivations_resolved=1, reactivations_matured=1, reincidences=1,
-        reactivation_rate=D("1.0000"), reincidence_rate=D("1.0000"),
+        reactivation_attempts=1, reactivation_cost=D("50.00"), reactivation_won=1,
+        reactivation_resolved=1, reactivation_matured=1, reincidences=1,
+        reactivation_rate=D("100.00"), reincidence_rate=D("100.00"),
+        avg_reactivation_cost=D("50.00"),
+        # A4 back to ACTIVE, A2 to STALLED (23:30 local)
+        transitions_to_active=1, transitions_to_stalled=1,
         # OR2 200/150/0, OR3 50/20/10, OR4 80/40/10 (after RA1's win): 330, 210, 120/330
-        orders_count=3, revenue_total=D("330.00"), cost_total=D("210.00"),
-        revenue_reactivated=D("80.00"), avg_margin=D("0.3636"), avg_discount_pct=D("6.67"),
+        orders_count=3, total_revenue=D("330.00"), cost_total=D("210.00"),
+        revenue_from_reactivated=D("80.00"), avg_margin=D("36.36"), avg_discount_pct=D("6.67"),
         # 10 (promoter) and 6 (detractor, 23:00 local): (1-1)/2; E1 granted, E2 denied
         nps_responses=2, nps_promoters=1, nps_detractors=1, nps_score=D("0.0"),
-        exceptions_requested=2, exceptions_granted=1,
+        exceptions_count=2, exceptions_granted=1,
     ),
     ("DAILY", date(2026, 2, 28)): expect(
         **S_0228,
         # O3 (23:00 local) failed, matured: 0/1
-        onboardings_started=1, onboardings_failed=1, onboardings_matured=1,
-        activation_rate=D("0.0000"),
+        onboarding_started=1, onboarding_failed=1, onboarding_matured=1,
+        onboarding_rate=D("0.00"),
         # RA2 LOST at 23:30 local: 0/1, nothing matured
-        reactivations_lost=1, reactivations_resolved=1, reactivation_rate=D("0.0000"),
+        reactivation_lost=1, reactivation_resolved=1, reactivation_rate=D("0.00"),
+        transitions_to_active=1,  # A1 at 22:30 local
         # OR1 100/60/5 (new, 22:30 local) + OR9 5/1/0: 105, 61, 44/105 = 0.41904
-        orders_count=2, revenue_total=D("105.00"), cost_total=D("61.00"),
-        revenue_new_accounts=D("100.00"), avg_margin=D("0.4190"), avg_discount_pct=D("2.50"),
+        orders_count=2, total_revenue=D("105.00"), cost_total=D("61.00"),
+        revenue_from_new=D("100.00"), avg_margin=D("41.90"), avg_discount_pct=D("2.50"),
         # score 3: -100
         nps_responses=1, nps_detractors=1, nps_score=D("-100.0"),
     ),
     ("DAILY", date(2026, 3, 1)): expect(
         **S_0301,
-        reactivations_started=1, reactivation_cost=D("30.50"),  # RA3
+        reactivation_attempts=1, reactivation_cost=D("30.50"),  # RA3
+        avg_reactivation_cost=D("30.50"),
+        transitions_to_churn=1,  # A4 at 23:00 local
         # OR6 30/33 (23:59:59 local, new): -3/30
-        orders_count=1, revenue_total=D("30.00"), cost_total=D("33.00"),
-        revenue_new_accounts=D("30.00"), avg_margin=D("-0.1000"), avg_discount_pct=D("0.00"),
-        complaints_count=1, exceptions_requested=1, exceptions_granted=1,  # 22:00 / 00:00 local
+        orders_count=1, total_revenue=D("30.00"), cost_total=D("33.00"),
+        revenue_from_new=D("30.00"), avg_margin=D("-10.00"), avg_discount_pct=D("0.00"),
+        complaints_count=1, exceptions_count=1, exceptions_granted=1,  # 22:00 / 00:00 local
     ),
     ("DAILY", date(2026, 3, 2)): expect(
         **S_0301,
         # O4 in progress, O7 completes after the as-of: both matured, neither activated
-        onboardings_started=2, onboardings_matured=2, activation_rate=D("0.0000"),
+        onboarding_started=2, onboarding_matured=2, onboarding_rate=D("0.00"),
         # RA4 started (20.00); RA3 WON but censored (resolved 03-02 + 20 d > as-of)
-        reactivations_started=1, reactivation_cost=D("20.00"), reactivations_won=1,
-        reactivations_resolved=1, reactivation_rate=D("1.0000"),
+        reactivation_attempts=1, reactivation_cost=D("20.00"), reactivation_won=1,
+        reactivation_resolved=1, reactivation_rate=D("100.00"), avg_reactivation_cost=D("20.00"),
         # OR5 40/30/2.5 (after RA3), OR7 10/5 (00:00 local, new): 15/50
-        orders_count=2, revenue_total=D("50.00"), cost_total=D("35.00"),
-        revenue_new_accounts=D("10.00"), revenue_reactivated=D("40.00"),
-        avg_margin=D("0.3000"), avg_discount_pct=D("1.25"),
-        nps_responses=2, nps_promoters=1, nps_score=D("50.0"), exceptions_requested=1,
+        orders_count=2, total_revenue=D("50.00"), cost_total=D("35.00"),
+        revenue_from_new=D("10.00"), revenue_from_reactivated=D("40.00"),
+        avg_margin=D("30.00"), avg_discount_pct=D("1.25"),
+        nps_responses=2, nps_promoters=1, nps_score=D("50.0"), exceptions_count=1,
     ),
     ("WEEKLY", date(2026, 2, 23)): expect(
         **S_0301,  # ends Sunday 03-01
         # O1, O2, O3: 1/3 activated; 14.5 d over 2 completed
-        onboardings_started=3, onboardings_completed=2, onboardings_failed=1,
-        onboardings_matured=3, onboardings_activated_in_window=1, activation_rate=D("0.3333"),
-        activation_days_sum=D("14.5000"), avg_activation_days=D("7.25"),
+        onboarding_started=3, onboarding_completed=2, onboarding_failed=1,
+        onboarding_matured=3, onboarding_activated_in_window=1, onboarding_rate=D("33.33"),
+        activation_days_sum=D("14.5000"), avg_activation_days=D("7.3"),
         # started RA2 + RA3 = 80.50; resolved RA1 (won, relapsed) + RA2 (lost)
-        reactivations_started=2, reactivation_cost=D("80.50"), reactivations_won=1,
-        reactivations_lost=1, reactivations_resolved=2, reactivations_matured=1, reincidences=1,
-        reactivation_rate=D("0.5000"), reincidence_rate=D("1.0000"),
+        reactivation_attempts=2, reactivation_cost=D("80.50"), reactivation_won=1,
+        reactivation_lost=1, reactivation_resolved=2, reactivation_matured=1, reincidences=1,
+        reactivation_rate=D("50.00"), reincidence_rate=D("100.00"),
+        avg_reactivation_cost=D("40.25"),  # 80.50 / 2
+        transitions_to_active=2, transitions_to_stalled=1, transitions_to_churn=1,
         # 330+105+30 = 465, 210+61+33 = 304, 161/465 = 0.34623; discount 25/6 = 4.1667
-        orders_count=6, revenue_total=D("465.00"), cost_total=D("304.00"),
-        revenue_new_accounts=D("130.00"), revenue_reactivated=D("80.00"),
-        avg_margin=D("0.3462"), avg_discount_pct=D("4.17"),
+        orders_count=6, total_revenue=D("465.00"), cost_total=D("304.00"),
+        revenue_from_new=D("130.00"), revenue_from_reactivated=D("80.00"),
+        avg_margin=D("34.62"), avg_discount_pct=D("4.17"),
         nps_responses=3, nps_promoters=1, nps_detractors=2, nps_score=D("-33.3"),
-        complaints_count=1, exceptions_requested=3, exceptions_granted=2,
+        complaints_count=1, exceptions_count=3, exceptions_granted=2,
     ),
     ("WEEKLY", date(2026, 3, 2)): expect(
         **S_0301,  # nothing moves after 03-01 up to the as-of
-        onboardings_started=2, onboardings_matured=2, activation_rate=D("0.0000"),
-        reactivations_started=1, reactivation_cost=D("20.00"), reactivations_won=1,
-        reactivations_resolved=1, reactivation_rate=D("1.0000"),
-        orders_count=2, revenue_total=D("50.00"), cost_total=D("35.00"),
-        revenue_new_accounts=D("10.00"), revenue_reactivated=D("40.00"),
-        avg_margin=D("0.3000"), avg_discount_pct=D("1.25"),
-        nps_responses=2, nps_promoters=1, nps_score=D("50.0"), exceptions_requested=1,
+        onboarding_started=2, onboarding_matured=2, onboarding_rate=D("0.00"),
+        reactivation_attempts=1, reactivation_cost=D("20.00"), reactivation_won=1,
+        reactivation_resolved=1, reactivation_rate=D("100.00"), avg_reactivation_cost=D("20.00"),
+        orders_count=2, total_revenue=D("50.00"), cost_total=D("35.00"),
+        revenue_from_new=D("10.00"), revenue_from_reactivated=D("40.00"),
+        avg_margin=D("30.00"), avg_discount_pct=D("1.25"),
+        nps_responses=2, nps_promoters=1, nps_score=D("50.0"), exceptions_count=1,
     ),
     ("MONTHLY", date(2026, 2, 1)): expect(
         **S_0228,
-        onboardings_started=3, onboardings_completed=2, onboardings_failed=1,
-        onboardings_matured=3, onboardings_activated_in_window=1, activation_rate=D("0.3333"),
-        activation_days_sum=D("14.5000"), avg_activation_days=D("7.25"),
+        onboarding_started=3, onboarding_completed=2, onboarding_failed=1,
+        onboarding_matured=3, onboarding_activated_in_window=1, onboarding_rate=D("33.33"),
+        activation_days_sum=D("14.5000"), avg_activation_days=D("7.3"),
         # started RA1 (02-20, 100.00) + RA2 (50.00); resolved RA1 won, RA2 lost
-        reactivations_started=2, reactivation_cost=D("150.00"), reactivations_won=1,
-        reactivations_lost=1, reactivations_resolved=2, reactivations_matured=1, reincidences=1,
-        reactivation_rate=D("0.5000"), reincidence_rate=D("1.0000"),
+        reactivation_attempts=2, reactivation_cost=D("150.00"), reactivation_won=1,
+        reactivation_lost=1, reactivation_resolved=2, reactivation_matured=1, reincidences=1,
+        reactivation_rate=D("50.00"), reincidence_rate=D("100.00"),
+        avg_reactivation_cost=D("75.00"),
+        # A4 to STALLED on 02-01 and back to ACTIVE on 02-27; A2 STALLED 02-27; A1 ACTIVE 02-28
+        transitions_to_active=2, transitions_to_stalled=2,
         # 330 + 105 = 435, 210 + 61 = 271, 164/435 = 0.37701; discount 25/5
-        orders_count=5, revenue_total=D("435.00"), cost_total=D("271.00"),
-        revenue_new_accounts=D("100.00"), revenue_reactivated=D("80.00"),
-        avg_margin=D("0.3770"), avg_discount_pct=D("5.00"),
+        orders_count=5, total_revenue=D("435.00"), cost_total=D("271.00"),
+        revenue_from_new=D("100.00"), revenue_from_reactivated=D("80.00"),
+        avg_margin=D("37.70"), avg_discount_pct=D("5.00"),
         nps_responses=3, nps_promoters=1, nps_detractors=2, nps_score=D("-33.3"),
-        exceptions_requested=2, exceptions_granted=1,
+        exceptions_count=2, exceptions_granted=1,
     ),
     ("MONTHLY", date(2026, 3, 1)): expect(
         **S_0301,
         # O4, O7 matured, not activated; O5 completed in 1 day but censored (03-15 + 10 > as-of)
-        onboardings_started=3, onboardings_completed=1, onboardings_matured=2,
-        activation_rate=D("0.0000"), activation_days_sum=D("1.0000"), avg_activation_days=D("1.00"),
-        reactivations_started=2, reactivation_cost=D("50.50"), reactivations_won=1,
-        reactivations_resolved=1, reactivation_rate=D("1.0000"),
+        onboarding_started=3, onboarding_completed=1, onboarding_matured=2,
+        onboarding_rate=D("0.00"), activation_days_sum=D("1.0000"), avg_activation_days=D("1.0"),
+        reactivation_attempts=2, reactivation_cost=D("50.50"), reactivation_won=1,
+        reactivation_resolved=1, reactivation_rate=D("100.00"), avg_reactivation_cost=D("25.25"),
+        transitions_to_churn=1,
         # OR6 + OR5 + OR7: 80, 68, 12/80; discount 2.5/3 = 0.8333
-        orders_count=3, revenue_total=D("80.00"), cost_total=D("68.00"),
-        revenue_new_accounts=D("40.00"), revenue_reactivated=D("40.00"),
-        avg_margin=D("0.1500"), avg_discount_pct=D("0.83"),
+        orders_count=3, total_revenue=D("80.00"), cost_total=D("68.00"),
+        revenue_from_new=D("40.00"), revenue_from_reactivated=D("40.00"),
+        avg_margin=D("15.00"), avg_discount_pct=D("0.83"),
         nps_responses=2, nps_promoters=1, nps_score=D("50.0"),
-        complaints_count=1, exceptions_requested=2, exceptions_granted=1,
+        complaints_count=1, exceptions_count=2, exceptions_granted=1,
     ),
 }  # fmt: skip
 
 EXPECTED_CUTS = {
     # 02-27, R1 = A1 + A2: O1; RA2 started; OR2 200/150; NPS 10 and 6; E1
     ("DAILY", date(2026, 2, 27), "region", "R1"): expect(
-        total_accounts=2, activating_accounts=1, stalled_accounts=1,
-        onboardings_started=1, onboardings_completed=1, onboardings_matured=1,
-        onboardings_activated_in_window=1, activation_rate=D("1.0000"),
-        activation_days_sum=D("2.5000"), avg_activation_days=D("2.50"),
-        reactivations_started=1, reactivation_cost=D("50.00"),
-        orders_count=1, revenue_total=D("200.00"), cost_total=D("150.00"),
-        avg_margin=D("0.2500"), avg_discount_pct=D("0.00"),
+        total_accounts=2, accounts_activating=1, accounts_stalled=1, transitions_to_stalled=1,
+        health_score_sum=D("120.5"), health_scored_accounts=2, avg_health_score=D("60.3"),
+        onboarding_started=1, onboarding_completed=1, onboarding_matured=1,
+        onboarding_activated_in_window=1, onboarding_rate=D("100.00"),
+        activation_days_sum=D("2.5000"), avg_activation_days=D("2.5"),
+        reactivation_attempts=1, reactivation_cost=D("50.00"), avg_reactivation_cost=D("50.00"),
+        orders_count=1, total_revenue=D("200.00"), cost_total=D("150.00"),
+        avg_margin=D("25.00"), avg_discount_pct=D("0.00"),
         nps_responses=2, nps_promoters=1, nps_detractors=1, nps_score=D("0.0"),
-        exceptions_requested=1, exceptions_granted=1,
+        exceptions_count=1, exceptions_granted=1,
     ),
     # 02-27, R2 = A3 + A4: O2; RA1 won/relapsed; OR3 + OR4 130/60, discount 20/2
     ("DAILY", date(2026, 2, 27), "region", "R2"): expect(
-        total_accounts=2, new_accounts=1, active_accounts=1,
-        onboardings_started=1, onboardings_completed=1, onboardings_matured=1,
-        activation_rate=D("0.0000"), activation_days_sum=D("12.0000"), avg_activation_days=D("12.00"),
-        reactivations_won=1, reactivations_resolved=1, reactivations_matured=1, reincidences=1,
-        reactivation_rate=D("1.0000"), reincidence_rate=D("1.0000"),
-        orders_count=2, revenue_total=D("130.00"), cost_total=D("60.00"),
-        revenue_reactivated=D("80.00"), avg_margin=D("0.5385"), avg_discount_pct=D("10.00"),
+        total_accounts=2, accounts_new=1, accounts_active=1, transitions_to_active=1,
+        health_score_sum=D("20.0"), health_scored_accounts=1, avg_health_score=D("20.0"),
+        onboarding_started=1, onboarding_completed=1, onboarding_matured=1,
+        onboarding_rate=D("0.00"), activation_days_sum=D("12.0000"), avg_activation_days=D("12.0"),
+        reactivation_won=1, reactivation_resolved=1, reactivation_matured=1, reincidences=1,
+        reactivation_rate=D("100.00"), reincidence_rate=D("100.00"),
+        orders_count=2, total_revenue=D("130.00"), cost_total=D("60.00"),
+        revenue_from_reactivated=D("80.00"), avg_margin=D("53.85"), avg_discount_pct=D("10.00"),
     ),
     # February by kit: K1 = O1 + O3, K2 = O2 (onboarding measures only)
     ("MONTHLY", date(2026, 2, 1), "kit", "K1"): expect(
-        onboardings_started=2, onboardings_completed=1, onboardings_failed=1,
-        onboardings_matured=2, onboardings_activated_in_window=1, activation_rate=D("0.5000"),
-        activation_days_sum=D("2.5000"), avg_activation_days=D("2.50"),
+        onboarding_started=2, onboarding_completed=1, onboarding_failed=1,
+        onboarding_matured=2, onboarding_activated_in_window=1, onboarding_rate=D("50.00"),
+        activation_days_sum=D("2.5000"), avg_activation_days=D("2.5"),
     ),
     ("MONTHLY", date(2026, 2, 1), "kit", "K2"): expect(
-        onboardings_started=1, onboardings_completed=1, onboardings_matured=1,
-        activation_rate=D("0.0000"), activation_days_sum=D("12.0000"), avg_activation_days=D("12.00"),
+        onboarding_started=1, onboarding_completed=1, onboarding_matured=1,
+        onboarding_rate=D("0.00"), activation_days_sum=D("12.0000"), avg_activation_days=D("12.0"),
     ),
     # February by strategy: ST1 = RA1, ST2 = RA2 (reactivation measures only)
     ("MONTHLY", date(2026, 2, 1), "strategy", "ST1"): expect(
-        reactivations_started=1, reactivation_cost=D("100.00"), reactivations_won=1,
-        reactivations_resolved=1, reactivations_matured=1, reincidences=1,
-        reactivation_rate=D("1.0000"), reincidence_rate=D("1.0000"),
+        reactivation_attempts=1, reactivation_cost=D("100.00"), reactivation_won=1,
+        avg_reactivation_cost=D("100.00"), reactivation_resolved=1, reactivation_matured=1,
+        reincidences=1,
+        reactivation_rate=D("100.00"), reincidence_rate=D("100.00"),
     ),
     ("MONTHLY", date(2026, 2, 1), "strategy", "ST2"): expect(
-        reactivations_started=1, reactivation_cost=D("50.00"), reactivations_lost=1,
-        reactivations_resolved=1, reactivation_rate=D("0.0000"),
+        reactivation_attempts=1, reactivation_cost=D("50.00"), reactivation_lost=1,
+        avg_reactivation_cost=D("50.00"), reactivation_resolved=1, reactivation_rate=D("0.00"),
     ),
 }  # fmt: skip
 
@@ -423,7 +450,7 @@ def test_dst_days_are_cut_in_local_time(engine: Engine) -> None:
     _collect(engine, date(2018, 11, 3), date(2018, 11, 5))
     _collect(engine, date(2019, 2, 16), date(2019, 2, 17))
     totals = _stored(engine)
-    revenue = {k[1]: v["revenue_total"] for k, v in totals.items() if k[0] == "DAILY"}
+    revenue = {k[1]: v["total_revenue"] for k, v in totals.items() if k[0] == "DAILY"}
     assert {k: D(str(v)) for k, v in revenue.items()} == {
         date(2018, 11, 3): D("1.00"),
         date(2018, 11, 4): D("6.00"),
@@ -511,7 +538,9 @@ def synthetic_channel(engine: Engine, seed: int = 3, accounts: int = 60) -> None
 
 
 # Flows add up over days; the state distribution is a level and the rates are ratios.
-ADDITIVE_COLUMNS = [m for m in MEASURES if m not in RATES and m not in STATE_MEASURES]
+# Levels (the state distribution, the health scores) are the last day's, not a sum.
+LEVEL_COLUMNS = {*STATE_MEASURES, "health_score_sum", "health_scored_accounts"}
+ADDITIVE_COLUMNS = [m for m in MEASURES if m not in RATES and m not in LEVEL_COLUMNS]
 
 
 def _assert_days_sum_to_the_month(engine: Engine, first: date, last: date) -> None:
@@ -521,13 +550,13 @@ def _assert_days_sum_to_the_month(engine: Engine, first: date, last: date) -> No
         monthly = get_metrics(conn, 1, PeriodType.MONTHLY, first, first)
         region = get_metrics(conn, 1, PeriodType.DAILY, first, last, Dimension.REGION)
     assert len(daily) == (last - first).days + 1 and len(monthly) == 1
-    assert daily["orders_count"].sum() > 50 and daily["onboardings_started"].sum() > 5
+    assert daily["orders_count"].sum() > 50 and daily["onboarding_started"].sum() > 5
     for col in ADDITIVE_COLUMNS:
         total = sum(D(str(v)) for v in daily[col])
         assert total == D(str(monthly[col].iloc[0])), col
     # The month's distribution is the last day's, and regions add up to the total.
     end = daily[daily["period_date"] == last].iloc[0]
-    for col in ("total_accounts", "active_accounts", "churned_accounts"):
+    for col in ("total_accounts", "accounts_active", "accounts_churned", "health_scored_accounts"):
         assert end[col] == monthly[col].iloc[0]
         assert region[region["period_date"] == last][col].sum() == end[col]
 
@@ -575,7 +604,7 @@ def test_finish_frame_matches_finish_row_by_row() -> None:
     rng = np.random.default_rng(3)
     n = 400
     data: dict[str, Any] = {c: rng.integers(0, 5, n) for c in [*ADDITIVE, *STATE_MEASURES]}
-    data["revenue_total"] = rng.choice([0, 3, 8, 200, -40, 123456789], n)
+    data["total_revenue"] = rng.choice([0, 3, 8, 200, -40, 123456789], n)
     data["cost_total"] = rng.choice([0, 1, 5, 300, 7], n)  # negative margins and exact ties
     data["activation_days_e4"] = rng.integers(0, 10**6, n)
     data["discount_pct_sum"] = rng.integers(0, 3000, n)
@@ -628,7 +657,7 @@ def test_revenue_cuts_are_named_back_in_the_database_collation(
             revenue.collect_reactivated_revenue(conn, span, WINDOWS),
         )
     got = {
-        (r["region"] if isinstance(r["region"], str) else None, r["segment"] if isinstance(r["segment"], str) else None): (r["orders_count"], r["revenue_total"], r["revenue_new_accounts"])
+        (r["region"] if isinstance(r["region"], str) else None, r["segment"] if isinstance(r["segment"], str) else None): (r["orders_count"], r["total_revenue"], r["revenue_from_new"])
         for r in frame.to_dict("records")
     }  # fmt: skip
     assert got == {

@@ -39,10 +39,10 @@ def test_save_metrics_upserts(engine: Engine) -> None:
     day = date(2026, 3, 1)
     with engine.begin() as conn:
         save_metrics(
-            conn, 1, day, PeriodType.DAILY, {"orders_count": 3, "revenue_total": Decimal("9.50")}
+            conn, 1, day, PeriodType.DAILY, {"orders_count": 3, "total_revenue": Decimal("9.50")}
         )
         save_metrics(
-            conn, 1, day, PeriodType.DAILY, {"orders_count": 4, "revenue_total": Decimal("1.25")}
+            conn, 1, day, PeriodType.DAILY, {"orders_count": 4, "total_revenue": Decimal("1.25")}
         )
         save_metrics(conn, 2, day, PeriodType.DAILY, {"orders_count": 7})
     with engine.connect() as conn:
@@ -52,7 +52,7 @@ def test_save_metrics_upserts(engine: Engine) -> None:
         )
         frame = get_metrics(conn, 1, PeriodType.DAILY, day, day)
     assert frame["orders_count"].tolist() == [4]
-    assert Decimal(str(frame["revenue_total"].iloc[0])) == Decimal("1.25")
+    assert Decimal(str(frame["total_revenue"].iloc[0])) == Decimal("1.25")
     assert frame["period_type"].tolist() == ["DAILY"]
 
 
@@ -76,14 +76,14 @@ def _row(day: date, dim: str = "", value: str = "", **measures: int) -> dict[str
 def test_segment_rows_of_a_period_are_replaced(engine: Engine) -> None:
     day = date(2026, 3, 1)
     with engine.begin() as conn:
-        save_period_rows(conn, 1, [_row(day), _row(day, "region", "R1", active_accounts=2),
-                                   _row(day, "region", "R2", active_accounts=1)])  # fmt: skip
+        save_period_rows(conn, 1, [_row(day), _row(day, "region", "R1", accounts_active=2),
+                                   _row(day, "region", "R2", accounts_active=1)])  # fmt: skip
         # R2 disappeared from the source: collecting again must not leave it behind.
-        save_period_rows(conn, 1, [_row(day, total_accounts=3, active_accounts=3),
-                                   _row(day, "region", "R1", active_accounts=3)])  # fmt: skip
+        save_period_rows(conn, 1, [_row(day, total_accounts=3, accounts_active=3),
+                                   _row(day, "region", "R1", accounts_active=3)])  # fmt: skip
     with engine.connect() as conn:
         cuts = get_metrics(conn, 1, PeriodType.DAILY, day, day, Dimension.REGION)
-        assert cuts[["dimension_value", "active_accounts"]].values.tolist() == [["R1", 3]]
+        assert cuts[["dimension_value", "accounts_active"]].values.tolist() == [["R1", 3]]
         n = conn.execute(select(func.count()).select_from(SegmentMetric.__table__)).scalar()
         assert n == 1
         base = load_state_base(conn, 1, day)

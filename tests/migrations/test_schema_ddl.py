@@ -35,7 +35,7 @@ VIEWS = {
         "week_start",
         "started",
         "completed",
-        "activation_rate",
+        "onboarding_rate",
     ],
     "v_weekly_reactivation_by_region": [
         "org_id",
@@ -44,7 +44,7 @@ VIEWS = {
         "started",
         "won",
         "lost",
-        "win_rate",
+        "reactivation_rate",
     ],
     "v_open_insights": ["org_id", "insight_type", "severity", "open_count"],
 }
@@ -312,7 +312,7 @@ def test_views_exist_and_answer_with_hand_checked_values(ddl_engine: Engine) -> 
             ("POLICY_GAP", "HIGH", "NEW"),
             ("POLICY_GAP", "HIGH", "REVIEWED"),
             ("POLICY_GAP", "HIGH", "DISMISSED"),
-            ("EXECUTION_DRIFT", "LOW", "ACCEPTED"),
+            ("EXECUTION_DRIFT", "LOW", "IN_PROGRESS"),
             ("EXECUTION_DRIFT", "LOW", "IMPLEMENTED"),
         ]:
             conn.execute(
@@ -329,22 +329,22 @@ def test_views_exist_and_answer_with_hand_checked_values(ddl_engine: Engine) -> 
             for r in _rows(conn, "v_current_state_distribution")
         }
         assert states == {
-            (1, "ACTIVE"): (3, Decimal("0.7500")),
-            (1, "STALLED"): (1, Decimal("0.2500")),
-            (2, "NEW"): (1, Decimal("1.0000")),
+            (1, "ACTIVE"): (3, Decimal("75.00")),
+            (1, "STALLED"): (1, Decimal("25.00")),
+            (2, "NEW"): (1, Decimal("100.00")),
         }
 
         onboarding = {
             (r["region"], r["week_start"].isoformat()): (
                 r["started"],
                 r["completed"],
-                r["activation_rate"],
+                r["onboarding_rate"],
             )
             for r in _rows(conn, "v_weekly_onboarding_by_region")
         }
         assert onboarding == {
-            ("NORTE", "2024-01-01"): (2, 1, Decimal("0.5000")),
-            ("SUL", "2024-01-08"): (1, 0, Decimal("0.0000")),
+            ("NORTE", "2024-01-01"): (2, 1, Decimal("50.00")),
+            ("SUL", "2024-01-08"): (1, 0, Decimal("0.00")),
         }
 
         reactivation = {
@@ -352,12 +352,12 @@ def test_views_exist_and_answer_with_hand_checked_values(ddl_engine: Engine) -> 
                 r["started"],
                 r["won"],
                 r["lost"],
-                r["win_rate"],
+                r["reactivation_rate"],
             )
             for r in _rows(conn, "v_weekly_reactivation_by_region")
         }
         assert reactivation == {
-            ("SUL", "2024-01-08"): (4, 2, 1, Decimal("0.6667")),
+            ("SUL", "2024-01-08"): (4, 2, 1, Decimal("66.67")),
             ("SUL", "2024-01-15"): (1, 0, 0, None),  # nothing resolved yet: no rate, not 0
         }
 

@@ -287,13 +287,13 @@ def test_store_keeps_what_was_approved(sessions, tmp_path: Path) -> None:
         pid = row.id
     import dataclasses
 
-    changed = dataclasses.replace(spec, policy_diff="other", rationale="new evidence")
+    changed = dataclasses.replace(spec, policy_diff="other", description="new evidence")
     with sessions.begin() as s:
         row, created = store_proposal(s, changed, None)
         assert not created and row.id == pid
     with sessions() as s:
         row = s.get(PolicyProposal, pid)
-        assert row.rationale == "new evidence" and row.policy_diff == spec.policy_diff
+        assert row.description == "new evidence" and row.policy_diff == spec.policy_diff
 
 
 def test_cli_lists_diffs_approves_applies(settings, sessions, tmp_path: Path) -> None:

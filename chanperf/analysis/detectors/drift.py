@@ -7,10 +7,10 @@ per KPI and cut, the recent weeks (b) with the baseline weeks (a) of
 
 | metric | numerator / denominator | test | worse when | category |
 |---|---|---|---|---|
-| activation_rate | onboardings_activated_in_window / onboardings_matured | two proportions | lower | onboarding |
-| avg_activation_days | activation_days_sum / onboardings_completed, per week | Welch t on the weekly means | higher | onboarding |
-| win_rate | reactivations_won / reactivations_resolved | two proportions | lower | reactivation |
-| reincidence_rate | reincidences / reactivations_matured | two proportions | higher | reactivation |
+| activation_rate | onboarding_activated_in_window / onboarding_matured | two proportions | lower | onboarding |
+| avg_activation_days | activation_days_sum / onboarding_completed, per week | Welch t on the weekly means | higher | onboarding |
+| win_rate | reactivation_won / reactivation_resolved | two proportions | lower | reactivation |
+| reincidence_rate | reincidences / reactivation_matured | two proportions | higher | reactivation |
 | nps | (nps_promoters − nps_detractors) / nps_responses, in points | z test of a difference of NPS | lower | quality |
 
 Cohort KPIs mature: an onboarding cohort needs `activation_window_days`, a won
@@ -68,8 +68,8 @@ KPIS = (
         "activation_rate",
         "onboarding",
         "proportion",
-        "onboardings_activated_in_window",
-        "onboardings_matured",
+        "onboarding_activated_in_window",
+        "onboarding_matured",
         "lower",
         "onboarding.activation_window_days",
     ),
@@ -78,7 +78,7 @@ KPIS = (
         "onboarding",
         "weekly_mean",
         "activation_days_sum",
-        "onboardings_completed",
+        "onboarding_completed",
         "higher",
         "onboarding.activation_window_days",
         maturity_factor=2,
@@ -87,8 +87,8 @@ KPIS = (
         "win_rate",
         "reactivation",
         "proportion",
-        "reactivations_won",
-        "reactivations_resolved",
+        "reactivation_won",
+        "reactivation_resolved",
         "lower",
     ),
     Kpi(
@@ -96,7 +96,7 @@ KPIS = (
         "reactivation",
         "proportion",
         "reincidences",
-        "reactivations_matured",
+        "reactivation_matured",
         "higher",
         "reactivation.reincidence_window_days",
     ),
