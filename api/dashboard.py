@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import requires
+from api.auth import current_key, requires
 from api.common import PREFIX, org_id, reading, yesterday
 from api.schemas import DashboardQuerySchema, DashboardSchema
 from chanperf.core.api_keys import Role
@@ -22,6 +22,14 @@ class Dashboard(MethodView):
     @blp.arguments(DashboardQuerySchema, location="query")
     @blp.response(200, DashboardSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """KPI cards (this week vs last), new insights by severity, 30-day trends, pending proposals."""
+        """The Performance page: KPI cards of the last complete week, new insights, trends, pending proposals."""
+        key = current_key()
         with reading() as session:
-            return build_dashboard(session, org_id(), args.get("as_of") or yesterday())
+            body = build_dashboard(session, org_id(), args.get("as_of") or yesterday())
+        body["viewer"] = {
+            "name": key.name,
+            "role": key.role.label,
+            "can_act": key.role >= Role.ANALYST,
+            "can_approve": key.role >= Role.APPROVER,
+        }
+        return body

@@ -278,15 +278,27 @@ class DashboardQuerySchema(QueryArgs):
 
 
 class KpiCardSchema(Schema):
-    key = fields.String(required=True)
+    key = fields.String(
+        required=True,
+        metadata={"description": "onboarding_rate, reactivation_rate, revenue_growth"},
+    )
     label = fields.String(required=True)
-    value = fields.Float(allow_none=True)
+    value = fields.Float(
+        allow_none=True,
+        metadata={"description": "Percent (a rate, or the revenue's weekly change)."},
+    )
+    display = fields.String(
+        required=True, metadata={"description": 'As the page shows it: "78%", "+12%".'}
+    )
+    unit = fields.String(required=True)
     previous = fields.Float(allow_none=True)
-    delta = fields.Float(allow_none=True)
-    delta_pct = fields.Float(allow_none=True)
+    delta = fields.Float(
+        allow_none=True, metadata={"description": "value - previous, percentage points."}
+    )
     trend = fields.String(allow_none=True, metadata={"description": "up, down, flat or null"})
     trend_label = fields.String(required=True)
     improved = fields.Boolean(allow_none=True)
+    comparison_label = fields.String(required=True)
     week = fields.Date(required=True)
     week_label = fields.String(required=True)
     previous_week = fields.Date(required=True)
@@ -308,6 +320,13 @@ class NewInsightsSchema(Schema):
 class PointSchema(Schema):
     date = fields.Date(required=True)
     value = fields.Float(allow_none=True)
+    state = fields.String(
+        required=True,
+        metadata={
+            "description": "ok; censored (a cohort too young to measure); empty (no "
+            "activity that day); missing (the day was not collected)"
+        },
+    )
 
 
 class SeriesSchema(Schema):
@@ -320,6 +339,7 @@ class TrendsSchema(Schema):
     label = fields.String(required=True)
     start = fields.Date(required=True)
     end = fields.Date(required=True)
+    unit = fields.String(required=True)
     series = fields.List(fields.Nested(SeriesSchema), required=True)
 
 
@@ -327,6 +347,12 @@ class PendingItemSchema(Schema):
     id = fields.Integer(required=True)
     title = fields.String(required=True)
     policy_name = fields.String(required=True)
+    affected_policy = fields.String(allow_none=True)
+    current_value = fields.Raw(allow_none=True)
+    proposed_value = fields.Raw(allow_none=True)
+    expected_impact = fields.String(allow_none=True)
+    experiment_duration_days = fields.Integer(allow_none=True)
+    experiment_verdict = fields.String(allow_none=True)
     insight_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime(allow_none=True)
 
@@ -337,11 +363,26 @@ class PendingSchema(Schema):
     items = fields.List(fields.Nested(PendingItemSchema), required=True)
 
 
+class ViewerSchema(Schema):
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    can_act = fields.Boolean(required=True, metadata={"description": "May act on insights."})
+    can_approve = fields.Boolean(
+        required=True, metadata={"description": "May approve or reject proposals."}
+    )
+
+
 class DashboardSchema(Schema):
     org_id = fields.Integer(required=True)
     as_of = fields.Date(required=True)
     generated_at = fields.DateTime(required=True)
     title = fields.String(required=True)
+    week = fields.Date(
+        required=True,
+        metadata={"description": "Monday of the week the cards show: the last complete one."},
+    )
+    week_label = fields.String(required=True)
+    viewer = fields.Nested(ViewerSchema, required=True)
     kpis = fields.List(fields.Nested(KpiCardSchema), required=True)
     new_insights = fields.Nested(NewInsightsSchema, required=True)
     trends = fields.Nested(TrendsSchema, required=True)

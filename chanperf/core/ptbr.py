@@ -62,6 +62,7 @@ LABELS = {
     "kit": "kit",
     "strategy": "estratégia",
     "activation_rate": "taxa de ativação",
+    "onboarding_rate": "taxa de ativação",
     "median_activation_days": "mediana de dias até a ativação",
     "avg_activation_days": "média de dias até a ativação",
     "win_rate": "taxa de sucesso da reativação",

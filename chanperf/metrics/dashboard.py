@@ -1,5 +1,8 @@
-"""Everything the dashboard shows, in one read: KPI cards, new insights, trends, pending proposals.
+"""Everything the Performance page shows, in one read: KPI cards, new insights, trends,
+pending proposals.
 
+The week shown is the last complete ISO week on or before `as_of` (a week still running
+has a day or two of data, and its cohorts have not matured), and the answer says which.
 Labels are pt-BR because people read them; keys and enums stay English.
 """
 
@@ -12,9 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chanperf.core import ptbr
 from chanperf.core.clock import utc_now
 from chanperf.core.enums import InsightStatus, PeriodType, ProposalStatus, Severity
-from chanperf.core.periods import iso_week, period_first_day
+from chanperf.core.periods import iso_week
 from chanperf.metrics.queries import plain
 from chanperf.models.performance import PerformanceInsight, PerformanceMetric
 from chanperf.proposals.queries import page_proposals
@@ -28,16 +32,24 @@ FLAT_EPSILON = 0.05
 @dataclass(frozen=True)
 class Kpi:
     key: str
-    label: str
-    higher_is_better: bool
+    label: str  # the card's title, as the page draws it
+    column: str  # the metrics column it reads
+    higher_is_better: bool = True
+    growth: bool = False  # the week's change of the column, in %, rather than its value
 
 
 KPIS = (
-    Kpi("onboarding_rate", "Taxa de ativação", True),
-    Kpi("reactivation_rate", "Taxa de sucesso em reativação", True),
-    Kpi("reincidence_rate", "Reincidência", False),
+    Kpi("onboarding_rate", "Onboarding", "onboarding_rate"),
+    Kpi("reactivation_rate", "Reativação", "reactivation_rate"),
+    Kpi("revenue_growth", "Crescimento", "total_revenue", growth=True),
 )
-TREND_SERIES = (KPIS[0], Kpi("reactivation_rate", "Taxa de reativação", True))
+# (column, its denominator): a day whose denominator is 0 while it had activity is a
+# cohort too young to measure ("censored"), not a rate of zero.
+TREND_SERIES = (
+    ("onboarding_rate", "onboarding_matured"),
+    ("reactivation_rate", "reactivation_resolved"),
+)
+ACTIVITY = {"onboarding_rate": "onboarding_started", "reactivation_rate": "reactivation_attempts"}
 SEVERITY_LABELS = {
     Severity.CRITICAL: "Crítica",
     Severity.HIGH: "Alta",
@@ -47,15 +59,21 @@ SEVERITY_LABELS = {
 TREND_LABELS = {"up": "Em alta", "down": "Em queda", "flat": "Estável", None: "Sem dados"}
 
 
-def _week_label(monday: date) -> str:
+def shown_week(as_of: date) -> date:
+    """Monday of the last complete ISO week on or before `as_of`."""
+    sunday = as_of - timedelta(days=(as_of.weekday() + 1) % 7)
+    return sunday - timedelta(days=6)
+
+
+def week_label(monday: date) -> str:
     year, week = iso_week(monday)
     sunday = monday + timedelta(days=6)
     return f"Semana {week:02d}/{year} ({monday:%d/%m}–{sunday:%d/%m})"
 
 
-def _weekly_value(session: Session, org_id: int, monday: date, key: str) -> float | None:
+def _weekly(session: Session, org_id: int, monday: date, column: str) -> float | None:
     value = session.scalar(
-        select(getattr(PerformanceMetric, key)).where(
+        select(getattr(PerformanceMetric, column)).where(
             PerformanceMetric.org_id == org_id,
             PerformanceMetric.period_type == PeriodType.WEEKLY,
             PerformanceMetric.period_date == monday,
@@ -65,41 +83,72 @@ def _weekly_value(session: Session, org_id: int, monday: date, key: str) -> floa
     return result
 
 
-def kpi_cards(session: Session, org_id: int, as_of: date) -> list[dict[str, Any]]:
-    """This week (the ISO week holding `as_of`, to date) against the whole week before."""
-    this_week = period_first_day(as_of, PeriodType.WEEKLY)
-    last_week = this_week - timedelta(days=7)
-    cards = []
-    for kpi in KPIS:
-        value = _weekly_value(session, org_id, this_week, kpi.key)
-        previous = _weekly_value(session, org_id, last_week, kpi.key)
-        delta = None if value is None or previous is None else round(value - previous, 6)
+def _growth(now: float | None, before: float | None) -> float | None:
+    if now is None or not before:
+        return None
+    return round((now / before - 1) * 100, 2)
+
+
+def _signed(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    sign = "+" if value > 0 else ""
+    return f"{sign}{ptbr.br_number(value, 1).removesuffix(',0')}{unit}"
+
+
+def kpi_card(session: Session, org_id: int, week: date, kpi: Kpi) -> dict[str, Any]:
+    """One card: the week's value against the week before."""
+    last = week - timedelta(days=7)
+    if kpi.growth:
+        values = [
+            _weekly(session, org_id, week - timedelta(days=7 * i), kpi.column) for i in range(3)
+        ]
+        value, previous = _growth(values[0], values[1]), _growth(values[1], values[2])
+        trend = (
+            None
+            if value is None
+            else "flat"
+            if abs(value) < FLAT_EPSILON
+            else "up"
+            if value > 0
+            else "down"
+        )
+        display = _signed(value, "%")
+    else:
+        value, previous = (
+            _weekly(session, org_id, week, kpi.column),
+            _weekly(session, org_id, last, kpi.column),
+        )
+        delta = None if value is None or previous is None else value - previous
         trend = (
             None
             if delta is None
             else "flat"
             if abs(delta) < FLAT_EPSILON
-            else ("up" if delta > 0 else "down")
+            else "up"
+            if delta > 0
+            else "down"
         )
-        improved = None if trend in (None, "flat") else (trend == "up") == kpi.higher_is_better
-        cards.append(
-            {
-                "key": kpi.key,
-                "label": kpi.label,
-                "value": value,
-                "previous": previous,
-                "delta": delta,
-                "delta_pct": None if delta is None or not previous else round(delta / previous, 6),
-                "trend": trend,
-                "trend_label": TREND_LABELS[trend],
-                "improved": improved,
-                "week": this_week,
-                "week_label": _week_label(this_week),
-                "previous_week": last_week,
-                "previous_week_label": _week_label(last_week),
-            }
-        )
-    return cards
+        display = "—" if value is None else f"{ptbr.br_number(value, 0)}%"
+    delta = None if value is None or previous is None else round(value - previous, 2)
+    improved = None if trend in (None, "flat") else (trend == "up") == kpi.higher_is_better
+    return {
+        "key": kpi.key,
+        "label": kpi.label,
+        "value": value,
+        "display": display,
+        "unit": "%",
+        "previous": previous,
+        "delta": delta,
+        "trend": trend,
+        "trend_label": TREND_LABELS[trend],
+        "improved": improved,
+        "comparison_label": "vs sem." if not kpi.growth else "receita vs semana anterior",
+        "week": week,
+        "week_label": week_label(week),
+        "previous_week": last,
+        "previous_week_label": week_label(last),
+    }
 
 
 def new_insights_by_severity(session: Session, org_id: int) -> dict[str, Any]:
@@ -124,34 +173,45 @@ def new_insights_by_severity(session: Session, org_id: int) -> dict[str, Any]:
     }
 
 
-def trend_series(session: Session, org_id: int, as_of: date) -> dict[str, Any]:
-    start = as_of - timedelta(days=TREND_DAYS - 1)
-    cols = [getattr(PerformanceMetric, s.key) for s in TREND_SERIES]
+def _point(day: date, row: Any, column: str, denominator: str) -> dict[str, Any]:
+    if row is None:
+        return {"date": day, "value": None, "state": "missing"}
+    value = plain(getattr(row, column))
+    if value is not None:
+        return {"date": day, "value": value, "state": "ok"}
+    # No rate: a cohort that started but has not matured yet, or a day with nothing.
+    active = (getattr(row, ACTIVITY[column]) or 0) > 0 and not getattr(row, denominator)
+    return {"date": day, "value": None, "state": "censored" if active else "empty"}
+
+
+def trend_series(session: Session, org_id: int, end: date) -> dict[str, Any]:
+    """Daily onboarding and reactivation rates of the TREND_DAYS days ending at `end`."""
+    start = end - timedelta(days=TREND_DAYS - 1)
     stored = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(PerformanceMetric.period_date, *cols).where(
+        row.period_date: row
+        for row in session.scalars(
+            select(PerformanceMetric).where(
                 PerformanceMetric.org_id == org_id,
                 PerformanceMetric.period_type == PeriodType.DAILY,
-                PerformanceMetric.period_date.between(start, as_of),
+                PerformanceMetric.period_date.between(start, end),
             )
         )
     }
     days = [start + timedelta(days=i) for i in range(TREND_DAYS)]
     return {
-        "label": f"Tendência dos últimos {TREND_DAYS} dias",
+        "label": f"Taxa de ativação vs reativação (últimos {TREND_DAYS} dias)",
         "start": start,
-        "end": as_of,
+        "end": end,
+        "unit": "%",
         "series": [
             {
-                "key": s.key,
-                "label": s.label,
-                # Every day is present; a day with no stored row (or no cohort) is null.
-                "points": [
-                    {"date": d, "value": plain(stored[d][i]) if d in stored else None} for d in days
-                ],
+                "key": column,
+                "label": ptbr.label(column).capitalize(),
+                # Every day is present: no row, a day without activity and a cohort too
+                # young to measure are each said (state), never drawn as zero.
+                "points": [_point(d, stored.get(d), column, denominator) for d in days],
             }
-            for i, s in enumerate(TREND_SERIES)
+            for column, denominator in TREND_SERIES
         ],
     }
 
@@ -159,13 +219,19 @@ def trend_series(session: Session, org_id: int, as_of: date) -> dict[str, Any]:
 def pending_proposals(session: Session, org_id: int) -> dict[str, Any]:
     page = page_proposals(session, org_id, (ProposalStatus.PENDING_REVIEW,), limit=PENDING_SHOWN)
     return {
-        "label": "Propostas pendentes de aprovação",
+        "label": "Propostas pendentes",
         "total": page.total,
         "items": [
             {
                 "id": p.id,
                 "title": p.title,
                 "policy_name": p.policy_name,
+                "affected_policy": p.affected_policy,
+                "current_value": p.current_value,
+                "proposed_value": p.proposed_value,
+                "expected_impact": p.expected_impact,
+                "experiment_duration_days": p.experiment_duration_days,
+                "experiment_verdict": (p.experiment_plan or {}).get("verdict"),
                 "insight_id": p.insight_id,
                 "created_at": p.created_at,
             }
@@ -175,16 +241,16 @@ def pending_proposals(session: Session, org_id: int) -> dict[str, Any]:
 
 
 def build_dashboard(session: Session, org_id: int, as_of: date) -> dict[str, Any]:
+    week = shown_week(as_of)
     return {
         "org_id": org_id,
         "as_of": as_of,
         "generated_at": utc_now().replace(tzinfo=UTC),
-        "title": "Desempenho do canal",
-        "kpis": kpi_cards(session, org_id, as_of),
+        "title": "Performance do Canal",
+        "week": week,
+        "week_label": week_label(week),
+        "kpis": [kpi_card(session, org_id, week, kpi) for kpi in KPIS],
         "new_insights": new_insights_by_severity(session, org_id),
         "trends": trend_series(session, org_id, as_of),
         "pending_proposals": pending_proposals(session, org_id),
     }
-
-
-__all__ = ["KPIS", "build_dashboard", "kpi_cards", "new_insights_by_severity", "trend_series"]
