@@ -6,12 +6,12 @@ source tables for one-off reads outside a run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -24,6 +24,7 @@ from chanperf.core.yaml_positions import read_yaml, schema_problems
 from chanperf.policies.load import PolicySet, load_policies
 from chanperf.rules.load import Rule, load_rules
 
+T = TypeVar("T")
 CONFIG_SCHEMA = "analysis-config.v1.json"
 
 
@@ -70,6 +71,16 @@ class AnalysisContext:
     policies: PolicySet
     config: AnalysisConfig = field(default_factory=AnalysisConfig)
     timezone: str = "America/Sao_Paulo"
+    # What detectors share within one run (cohorts, account states, the churn model):
+    # computed once, on first use. A new run makes a new context, so nothing outlives it.
+    shared: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` the first time `key` is asked in this run, the kept value after."""
+        if key not in self.shared:
+            self.shared[key] = compute()
+        value: T = self.shared[key]
+        return value
 
     @property
     def tz(self) -> ZoneInfo:

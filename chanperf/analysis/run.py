@@ -11,14 +11,16 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chanperf.analysis.context import AnalysisContext, analysis_context, load_packs
 from chanperf.analysis.detect import run_detectors
+from chanperf.analysis.detectors.churn import churn_model_report
 from chanperf.analysis.detectors.drift import first_week_needed
 from chanperf.analysis.findings import Finding
 from chanperf.core.clock import utc_now, yesterday
@@ -51,6 +53,8 @@ class AnalysisSummary:
     insights_suppressed: int
     proposals_created: int
     by_rule: dict[str, int] = field(default_factory=dict)
+    # The churn model the run fitted (features, AUCs), when asked with churn_report.
+    churn_model: dict[str, Any] | None = None
 
 
 def analyze(
@@ -64,6 +68,7 @@ def analyze(
     proposal_hook: ProposalHook | None = None,
     run_key: str | None = None,
     job_id: str | None = None,
+    churn_report: bool = False,
 ) -> AnalysisSummary:
     """Analyse an organisation as of a day (default yesterday) and store what the rules find.
 
@@ -75,7 +80,8 @@ def analyze(
 
     `policies` replaces the loaded policy set (a replay under a proposed policy);
     `proposal_hook` replaces the default proposal store; `run_key` and `job_id` tie the
-    run to the job that started it.
+    run to the job that started it; `churn_report` adds the churn model the run fitted to
+    the summary (the demo prints it) without fitting it again.
     """
     as_of = as_of or yesterday(settings.tz)
     loaded_policies, rules = load_packs(settings)
@@ -99,6 +105,8 @@ def analyze(
                 sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
                 proposals = hook(session, org_id, drafts, sync, policies) if hook else 0
                 summary = _close_run(run, findings, drafts, sync, proposals)
+                if churn_report:
+                    summary = replace(summary, churn_model=churn_model_report(source, ctx))
         except Exception as exc:
             _record_failure(sessions, ctx, started, job_id, exc)
             raise

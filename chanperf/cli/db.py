@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from chanperf.cli.options import handle_errors
+from chanperf.core.errors import ConfigError
 from chanperf.core.settings import Settings
 from chanperf.migrations.upgrade import current, downgrade, upgrade
 
@@ -20,7 +21,10 @@ def db() -> None:
 @handle_errors
 def db_upgrade(settings: Settings, revision: str) -> None:
     """Create or migrate every table on the configured database (Alembic)."""
-    before = current(settings.database_url)
+    try:
+        before = current(settings.database_url)
+    except ConfigError:
+        before = None  # unreachable: upgrade says so, in its own words
     upgrade(settings.database_url, revision)
     click.echo(f"database at revision {revision}: {settings.database_url.split('@')[-1]}")
     if before == "0001" and current(settings.database_url) != before:

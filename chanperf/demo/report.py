@@ -9,8 +9,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from chanperf.analysis.context import source_context
-from chanperf.analysis.detectors.churn import churn_model_report
 from chanperf.analysis.run import analyze
 from chanperf.core.database import make_engine
 from chanperf.core.enums import PeriodType, Severity
@@ -50,7 +48,7 @@ def _fmt(value: Any, kind: str) -> str:
 
 
 def report_analysis(settings: Settings, org_id: int, as_of: date, echo: Echo = print) -> None:
-    summary = analyze(settings, org_id, as_of)
+    summary = analyze(settings, org_id, as_of, churn_report=True)
     echo("")
     echo(
         f"Análise (execução {summary.run_id}, até {as_of:%d/%m/%Y}): {summary.findings} comparações "
@@ -78,7 +76,7 @@ def report_analysis(settings: Settings, org_id: int, as_of: date, echo: Echo = p
             )
     finally:
         engine.dispose()
-    _print_churn_model(settings, org_id, as_of, echo)
+    _print_churn_model(summary.churn_model or {}, echo)
     _print_insights(insights, echo)
     _print_proposals(proposals, echo)
 
@@ -100,10 +98,9 @@ def _print_kpis(conn: Any, org_id: int, as_of: date, echo: Echo) -> None:
         echo(f"  {label:<38} {_fmt(last[column], kind):>14}   antes {_fmt(prev[column], kind):>12}")
 
 
-def _print_churn_model(settings: Settings, org_id: int, as_of: date, echo: Echo) -> None:
-
-    with source_context(settings, org_id, as_of) as (conn, ctx):
-        report = churn_model_report(conn, ctx)
+def _print_churn_model(report: dict[str, Any], echo: Echo) -> None:
+    if not report:
+        return
     auc = report["auc_holdout"]
     echo("")
     echo(

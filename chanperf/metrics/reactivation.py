@@ -31,6 +31,7 @@ from chanperf.metrics.common import (
     ints,
     on_time_index,
     run_by_day,
+    unindexed,
 )
 from chanperf.models.source import ChannelAccount, ChannelReactivation, ChannelStateTransition
 
@@ -77,12 +78,13 @@ def collect_reactivation_metrics(
     def resolved(bucket: Any, run: DayRun) -> Any:
         won = r.c.status == ReactivationStatus.WON.value
         matured = and_(won, r.c.resolved_at <= span.as_of - timedelta(days=window))
+        moved_at = unindexed(t.c.transitioned_at)  # SQLite: the account's index, not time's
         relapsed = exists().where(
             t.c.org_id == r.c.org_id,
             t.c.account_id == r.c.account_id,
             t.c.to_state.in_(RELAPSE_STATES),
-            t.c.transitioned_at > r.c.resolved_at,
-            t.c.transitioned_at <= sql.add_days(r.c.resolved_at, window),
+            moved_at > r.c.resolved_at,
+            moved_at <= sql.add_days(r.c.resolved_at, window),
         )
         day = bucket(r.c.resolved_at).label("day")
         query = (

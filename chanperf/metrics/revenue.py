@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, exists, func, select
 
 from chanperf.core.enums import ReactivationStatus
 from chanperf.core.periods import DayRun
@@ -31,6 +31,7 @@ from chanperf.metrics.common import (
     run_by_cut,
     run_by_day,
     run_id_bounds,
+    unindexed,
 )
 from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelReactivation
 
@@ -165,7 +166,38 @@ def collect_reactivated_revenue(
             .group_by(day, a.c.region, a.c.segment)
         )
 
-    frame = run_by_day(conn, span, reactivated, [*REVENUE_KEYS, "revenue_from_reactivated"])
+    def covered(bucket: Any, run: DayRun) -> Any:
+        # SQLite plans the join above line by line against every win of the period (its
+        # planner takes the resolved_at range before the account): a product of the two.
+        # Here each line of the run asks its own account's wins on the (org_id,
+        # account_id) index (resolved_at kept off the index choice): one pass over the
+        # run's lines.
+        resolved = unindexed(r.c.resolved_at)
+        win = exists().where(
+            r.c.org_id == o.c.org_id,
+            r.c.account_id == o.c.account_id,
+            r.c.status == ReactivationStatus.WON.value,
+            resolved <= o.c.ordered_at,
+            resolved < span.as_of,
+            o.c.ordered_at < sql.add_days(r.c.resolved_at, days),
+        )
+        day = bucket(o.c.ordered_at).label("day")
+        return (
+            select(day, a.c.region, a.c.segment, func.sum(o.c.revenue))
+            .select_from(
+                o.outerjoin(a, and_(a.c.account_id == o.c.account_id, a.c.org_id == o.c.org_id))
+            )
+            .where(
+                o.c.org_id == span.org_id,
+                o.c.ordered_at >= run.start,
+                o.c.ordered_at < run.end,
+                win,
+            )
+            .group_by(day, a.c.region, a.c.segment)
+        )
+
+    build = covered if conn.dialect.name == "sqlite" else reactivated
+    frame = run_by_day(conn, span, build, [*REVENUE_KEYS, "revenue_from_reactivated"])
     return ints(frame, ["revenue_from_reactivated"], _HUNDREDTHS)
 
 

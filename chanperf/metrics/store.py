@@ -23,6 +23,7 @@ from chanperf.core.errors import Problem, ValidationError
 from chanperf.metrics.common import to_units
 from chanperf.metrics.state import STATE_COLUMNS
 from chanperf.models.performance import MeasureColumns, PerformanceMetric, SegmentMetric
+from chanperf.source.frames import columns_frame
 
 Executor = Connection | Session
 METRICS = cast(Table, PerformanceMetric.__table__)
@@ -278,7 +279,7 @@ def get_metrics(
         where.append(table.c.dimension == dimension.value)
     query = select(*cols, *[table.c[m] for m in MEASURES]).where(*where).order_by(*cols)
     result = conn.execute(query)
-    frame = pd.DataFrame([list(r) for r in result], columns=list(result.keys()))
+    frame = columns_frame(result.fetchall(), list(result.keys()))
     for col in ("period_type", "dimension"):
         if col in frame:
             frame[col] = [getattr(v, "value", v) for v in frame[col]]

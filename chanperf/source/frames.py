@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -10,10 +11,18 @@ from sqlalchemy import Connection
 from sqlalchemy.sql import Select
 
 
+def columns_frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows as a DataFrame, built column by column: pandas inspects every row object it
+    is handed (a result's Row costs ~4x a plain list), but transposing is one C pass."""
+    if not rows:
+        return pd.DataFrame({c: [] for c in columns}, columns=list(columns))
+    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
+
+
 def frame(conn: Connection, stmt: Select[Any]) -> pd.DataFrame:
     """Rows of a Core select as a DataFrame with the select's column labels."""
     result = conn.execute(stmt)
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    return columns_frame(result.fetchall(), list(result.keys()))
 
 
 def floats(series: pd.Series) -> pd.Series:

@@ -19,12 +19,12 @@ from scipy import stats as sps
 from sqlalchemy import Connection, and_, case, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
+from chanperf.analysis.detectors.cohorts import states_at
 from chanperf.analysis.detectors.comparisons import days_between, local_day, two_proportions
 from chanperf.analysis.findings import ChurnRisk, Finding
 from chanperf.core.enums import AccountState
 from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelStateTransition
 from chanperf.source.frames import floats, frame
-from chanperf.source.states import account_states_at
 
 FEATURES = ("recency_days", "orders_90d", "revenue_trend", "health_score", "health_missing")
 HEALTH_FEATURES = ("health_score", "health_missing")
@@ -63,8 +63,19 @@ class ChurnModel:
 
 
 def snapshot(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
-    """The population at `at` with raw features and revenue_90d (see the module doc)."""
-    states = account_states_at(conn, ctx.org_id, at)
+    """The population at `at` with raw features and revenue_90d (see the module doc),
+    built once per run and instant; each caller gets its own copy."""
+    return ctx.once(("churn_snapshot", at), lambda: _snapshot(conn, ctx, at)).copy()
+
+
+def _health(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
+    a = ChannelAccount.__table__
+    query = select(a.c.account_id, a.c.health_score).where(a.c.org_id == ctx.org_id)
+    return ctx.once(("health_scores",), lambda: frame(conn, query))
+
+
+def _snapshot(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
+    states = states_at(conn, ctx, at)
     pop = states[states["state"].isin(POPULATION)].drop(columns="entered_at")
     o = ChannelOrder.__table__
     recent = at - timedelta(days=WINDOW_DAYS)
@@ -89,8 +100,7 @@ def snapshot(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFra
         )
         .group_by(o.c.account_id),
     )
-    a = ChannelAccount.__table__
-    health = frame(conn, select(a.c.account_id, a.c.health_score).where(a.c.org_id == ctx.org_id))
+    health = _health(conn, ctx)
     snap = pop.merge(orders, on="account_id", how="left").merge(health, on="account_id", how="left")
     recency = (
         days_between(snap["last_order"], at)
@@ -203,6 +213,11 @@ class _Fitted:
 
 
 def _fit(conn: Connection, ctx: AnalysisContext) -> _Fitted:
+    """The model trained at T0 and its held-back snapshot at T1, once per run."""
+    return ctx.once(("churn_fit",), lambda: _fit_once(conn, ctx))
+
+
+def _fit_once(conn: Connection, ctx: AnalysisContext) -> _Fitted:
     horizon = ctx.config.churn_horizon_days
     t1 = ctx.end_utc - timedelta(days=horizon)
     t0 = t1 - timedelta(days=horizon)

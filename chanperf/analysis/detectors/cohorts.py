@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from chanperf.analysis.context import AnalysisContext
 from chanperf.source.cohorts import fetch_onboardings, fetch_reactivations
+from chanperf.source.states import account_states_at
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -42,15 +43,32 @@ def wins_span(ctx: AnalysisContext) -> dict[str, str]:
 
 
 def onboarding_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    """The lookback's onboarding cohort (`chanperf.source.cohorts.ONBOARDING_COLUMNS`)."""
+    """The lookback's onboarding cohort (`chanperf.source.cohorts.ONBOARDING_COLUMNS`),
+    read once per run; each caller gets its own copy to add columns to."""
     start, end = lookback_bounds(ctx)
-    return fetch_onboardings(conn, ctx.org_id, start, end, activation_window(ctx))
+    cohort = ctx.once(
+        ("onboarding_cohort",),
+        lambda: fetch_onboardings(conn, ctx.org_id, start, end, activation_window(ctx)),
+    )
+    return cohort.copy()
 
 
 def reactivation_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    """The lookback's resolved reactivations (`chanperf.source.cohorts.REACTIVATION_COLUMNS`)."""
+    """The lookback's resolved reactivations (`chanperf.source.cohorts.REACTIVATION_COLUMNS`),
+    read once per run."""
     start, end = lookback_bounds(ctx)
-    return fetch_reactivations(conn, ctx.org_id, start, end, reincidence_window(ctx))
+    cohort = ctx.once(
+        ("reactivation_cohort",),
+        lambda: fetch_reactivations(conn, ctx.org_id, start, end, reincidence_window(ctx)),
+    )
+    return cohort.copy()
+
+
+def states_at(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
+    """Each account's state at `at` (`chanperf.source.states.account_states_at`), read once
+    per run and instant: the state and churn detectors ask for the same instants."""
+    states = ctx.once(("states_at", at), lambda: account_states_at(conn, ctx.org_id, at))
+    return states.copy()
 
 
 def values_of(frame: pd.DataFrame, column: str) -> list[str]:

@@ -31,6 +31,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
+from chanperf.analysis.detectors.cohorts import states_at
 from chanperf.analysis.detectors.comparisons import (
     days_between,
     relative,
@@ -42,7 +43,6 @@ from chanperf.core.enums import AccountState
 from chanperf.core.stats import median_above, median_interval
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
 from chanperf.source.frames import frame, times
-from chanperf.source.states import account_states_at
 
 TARGETS = (AccountState.STALLED.value, AccountState.CHURNED.value)
 CHANNEL = "__channel__"  # group key of the channel-wide comparison (never a region code)
@@ -93,7 +93,7 @@ def weekly_exposure(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     start, end = week_span(ctx, baseline)[0], week_span(ctx, recent)[1]
     t = ChannelStateTransition.__table__
     # States at the first week's start, then the transitions of the window roll them forward.
-    at_start = account_states_at(conn, ctx.org_id, start)[["account_id", "region", "state"]]
+    at_start = states_at(conn, ctx, start)[["account_id", "region", "state"]]
     a = ChannelAccount.__table__
     moves = frame(
         conn,
@@ -136,7 +136,7 @@ def weekly_exposure(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
 
 def _time_in_state(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     limits: dict[str, Any] = ctx.policies.get("states.max_days_in_state", {}) or {}
-    states = account_states_at(conn, ctx.org_id, ctx.end_utc)
+    states = states_at(conn, ctx, ctx.end_utc)
     if states.empty or not limits:
         return []
     states["days"] = days_between(states["entered_at"], ctx.end_utc)
