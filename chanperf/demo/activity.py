@@ -7,10 +7,19 @@ window without splitting intervals.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from chanperf.demo.lifecycle import STATES, IntArray, Lifecycles
-from chanperf.demo.sampling import DAYS_PER_MONTH, FloatArray, choose_fixed, resolve, upper_bound
+from chanperf.demo.sampling import (
+    DAYS_PER_MONTH,
+    Codes,
+    FloatArray,
+    choose_fixed,
+    resolve,
+    upper_bound,
+)
 from chanperf.demo.scenario import Scenario
 
 DECLINE_KEEP = 0.35  # share of orders kept in the weeks before an account turns AT_RISK
@@ -45,7 +54,7 @@ def _events(
 
 def orders(
     scn: Scenario, rng: np.random.Generator, life: Lifecycles, horizon: float
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     acc, t = _events(scn, rng, life, "orders_per_month", horizon)
     cols = {"region": life.region[acc], "segment": life.segment[acc]}
     extra = rng.poisson(
@@ -55,8 +64,12 @@ def orders(
     a, when = acc[which], t[which]
     n = a.size
     sku_i = choose_fixed(rng, n, [s.weight for s in scn.skus])
-    sku = np.array([s.code for s in scn.skus])[sku_i]
-    lcols = {"region": life.region[a], "segment": life.segment[a], "sku": sku}
+    sku = Codes(sku_i.astype(np.int16), [s.code for s in scn.skus])
+    lcols = {
+        "region": Codes.of(life.region).take(a),
+        "segment": Codes.of(life.segment).take(a),
+        "sku": sku,
+    }
 
     def val(p: str) -> FloatArray:
         return resolve(scn, p, n, lcols, horizon, when)
@@ -68,7 +81,6 @@ def orders(
     requested = np.maximum(when - rng.uniform(0.05, 1.0, n), 0.0)
     granted = rng.random(n) < val("exception_granted_share")
     pending = asked & (requested > horizon - 2.0)
-    decision = np.where(pending, "PENDING", np.where(granted, "GRANTED", "DENIED"))
     discount = np.round(
         np.where(asked & ~pending & granted, discount + val("exception_extra_discount"), discount),
         2,
@@ -78,12 +90,13 @@ def orders(
     unit_cost = np.array([s.cost for s in scn.skus])[sku_i]
     reasons = np.array(scn.exception_reasons)
     ex = np.flatnonzero(asked)
+    decision = np.where(pending[ex], "PENDING", np.where(granted[ex], "GRANTED", "DENIED"))
     return {
         "account": a, "ordered": when, "sku": sku, "quantity": qty,
         "revenue": np.round(price * qty * (1.0 - discount / 100.0), 2),
         "cost": np.round(unit_cost * qty, 2), "discount": discount,
-        "ex_account": a[ex], "ex_sku": sku[ex], "ex_requested": requested[ex],
-        "ex_decision": decision[ex], "ex_reason": reasons[rng.integers(0, reasons.size, ex.size)],
+        "ex_account": a[ex], "ex_sku": sku.take(ex).values(), "ex_requested": requested[ex],
+        "ex_decision": decision, "ex_reason": reasons[rng.integers(0, reasons.size, ex.size)],
     }  # fmt: skip
 
 

@@ -6,7 +6,7 @@ comes from one PCG64 stream in a fixed order, and ids are assigned after sorting
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, delete, insert
 from chanperf.core.periods import DAY_SECONDS
 from chanperf.demo import activity
 from chanperf.demo.lifecycle import STATES, Lifecycles, simulate
+from chanperf.demo.sampling import Codes
 from chanperf.demo.scenario import Scenario
 from chanperf.models.base import Base
 from chanperf.models.source import (
@@ -61,15 +62,76 @@ def period_for(as_of: date, months: int, tz: ZoneInfo) -> Period:
     return Period(utc(first), utc(as_of + timedelta(days=1)))
 
 
+class _Times:
+    """A column of day offsets (NaN: NULL) turned into naive UTC datetimes on demand."""
+
+    def __init__(self, start: np.datetime64, days: Any) -> None:
+        self.start = start
+        self.days = np.asarray(days, dtype=float)
+
+    def __len__(self) -> int:
+        return int(self.days.size)
+
+    def values(self, lo: int, hi: int) -> list[datetime | None]:
+        """Floored to the second."""
+        days = self.days[lo:hi]
+        secs = np.floor(np.nan_to_num(days, nan=0.0) * DAY_SECONDS).astype("int64")
+        stamps = (self.start + secs.astype("timedelta64[s]")).astype("datetime64[s]").tolist()
+        return [None if np.isnan(d) else v for d, v in zip(days, stamps, strict=True)]
+
+
+Column = Any  # np.ndarray, a list, or _Times
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """One table's generated rows, kept as columns and turned into insert() rows a chunk at a
+    time, so a large channel never holds every row as a Python dict at once."""
+
+    columns: dict[str, Column]
+    size: int
+    first_id: int | None  # ids of the table's rows from here on; None: the table has none
+    org_id: int
+
+    def chunks(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        names = list(self.columns)
+        for lo in range(0, self.size, size):
+            hi = min(lo + size, self.size)
+            values = [_slice(self.columns[name], lo, hi) for name in names]
+            rows = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+            for offset, row in enumerate(rows):
+                row["org_id"] = self.org_id
+                if self.first_id is not None:
+                    row["id"] = self.first_id + lo + offset
+            yield rows
+
+
+def _nullable(values: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """`values` as Python objects, None where `null` holds."""
+    out = values.astype(object)
+    out[null] = None
+    return out
+
+
+def _slice(column: Column, lo: int, hi: int) -> list[Any]:
+    """Python values (drivers bind no numpy scalars) of rows [lo, hi) of a column."""
+    if isinstance(column, _Times):
+        return column.values(lo, hi)
+    if isinstance(column, Codes):
+        return column.labels[column.codes[lo:hi]].tolist()
+    part = column[lo:hi]
+    return part.tolist() if isinstance(part, np.ndarray) else list(part)
+
+
 @dataclass(frozen=True)
 class Generated:
-    """Rows per table, ready for insert()."""
+    """Rows per table, as columns (`TableRows.chunks` gives them to insert())."""
 
-    tables: dict[str, list[dict[str, Any]]]
+    tables: dict[str, TableRows]
     period: Period
 
     def counts(self) -> dict[str, int]:
-        return {name: len(rows) for name, rows in self.tables.items()}
+        return {name: rows.size for name, rows in self.tables.items()}
 
 
 def generate(
@@ -87,14 +149,12 @@ def generate(
     acc_id = org_id * ACCOUNT_IDS_PER_ORG + 1 + np.arange(n)
     states = np.array(STATES)
     tables = {
-        "channel_accounts": [
-            {"account_id": int(acc_id[i]), "org_id": org_id, "region": str(life.region[i]),
-             "segment": str(life.segment[i]), "created_at": c, "state": str(states[state[i]]),
-             "health_score": float(score[i])}
-            for i, c in enumerate(rows.times(life.created))
-        ],
+        "channel_accounts": rows.table(
+            False, account_id=acc_id, region=life.region, segment=life.segment,
+            created_at=rows.times(life.created), state=states[state], health_score=score.astype(float),
+        ),
         "channel_state_transitions": rows.table(
-            account_id=acc_id[trans[0]], from_state=[None if f < 0 else STATES[f] for f in trans[1]],
+            account_id=acc_id[trans[0]], from_state=_nullable(states[np.maximum(trans[1], 0)], trans[1] < 0),
             to_state=states[trans[2]], transitioned_at=rows.times(trans[3]),
         ),
         "channel_onboardings": rows.table(
@@ -108,13 +168,13 @@ def generate(
             quantity=o["quantity"], revenue=o["revenue"], cost=o["cost"], discount_pct=o["discount"],
         ),
         "channel_policy_exceptions": rows.table(
-            account_id=acc_id[o["ex_account"]], policy_key=[scn.exception_policy_key] * o["ex_sku"].size,
+            account_id=acc_id[o["ex_account"]], policy_key=np.full(o["ex_sku"].size, scn.exception_policy_key),
             sku=o["ex_sku"], requested_at=rows.times(o["ex_requested"]), decision=o["ex_decision"],
             reason=o["ex_reason"],
         ),
         "channel_feedback": rows.table(
             account_id=acc_id[fb["account"]], kind=fb["kind"],
-            score=[None if s < 0 else int(s) for s in fb["score"]], created_at=rows.times(fb["created"]),
+            score=_nullable(fb["score"], fb["score"] < 0), created_at=rows.times(fb["created"]),
         ),
     }  # fmt: skip
     return Generated(tables, period)
@@ -137,10 +197,10 @@ def _transitions(life: Lifecycles) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     return (acc, frm, to, when), state
 
 
-def _reactivations(life: Lifecycles, rows: _Rows, acc_id: np.ndarray) -> list[dict[str, Any]]:
+def _reactivations(life: Lifecycles, rows: _Rows, acc_id: np.ndarray) -> TableRows:
     parts = life.reactivations
     if not parts:
-        return []
+        return rows.table(account_id=np.array([], dtype=np.int64))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((cat["account"], cat["started"]))
     cat = {k: v[order] for k, v in cat.items()}
@@ -152,33 +212,25 @@ def _reactivations(life: Lifecycles, rows: _Rows, acc_id: np.ndarray) -> list[di
 
 
 class _Rows:
+    """Ids in table order, as the row-at-a-time generator gave them, and time columns."""
+
     def __init__(self, period: Period, org_id: int):
         self.start = np.datetime64(period.start, "s")
         self.org_id = org_id
         self.next_id = org_id * ROW_IDS_PER_ORG + 1
 
-    def times(self, days: np.ndarray) -> list[datetime | None]:
-        """Day offsets to naive UTC datetimes (floored to the second; NaN is NULL)."""
-        days = np.asarray(days, dtype=float)
-        secs = np.floor(np.nan_to_num(days, nan=0.0) * DAY_SECONDS).astype("int64")
-        values = (self.start + secs.astype("timedelta64[s]")).astype("datetime64[s]").tolist()
-        return [None if np.isnan(d) else v for d, v in zip(days, values, strict=True)]
+    def times(self, days: np.ndarray) -> _Times:
+        return _Times(self.start, days)
 
-    def table(self, **cols: Iterable[Any]) -> list[dict[str, Any]]:
-        names = list(cols)
-        values = [_plain(v) for v in cols.values()]
-        out = []
-        for row in zip(*values, strict=True):
-            out.append(
-                {"id": self.next_id, "org_id": self.org_id, **dict(zip(names, row, strict=True))}
-            )
-            self.next_id += 1
-        return out
-
-
-def _plain(values: Iterable[Any]) -> list[Any]:
-    """numpy scalars to Python ones: DB drivers bind only the latter."""
-    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+    def table(self, with_ids: bool = True, **cols: Column) -> TableRows:
+        sizes = {len(c) for c in cols.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"columns of different lengths: {sizes}")
+        size = sizes.pop()
+        first = self.next_id if with_ids else None
+        if with_ids:
+            self.next_id += size
+        return TableRows(dict(cols), size, first, self.org_id)
 
 
 SOURCE_ORDER: tuple[Table, ...] = tuple(
@@ -202,10 +254,5 @@ def delete_org(conn: Connection, org_id: int) -> None:
 
 def write(conn: Connection, data: Generated) -> None:
     for table in SOURCE_ORDER:
-        for chunk in _chunks(data.tables[table.name], CHUNK):
+        for chunk in data.tables[table.name].chunks(CHUNK):
             conn.execute(insert(table), chunk)
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]

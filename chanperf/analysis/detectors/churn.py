@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats as sps
 from sqlalchemy import Connection, and_, case, distinct, func, select
+from statsmodels.discrete.discrete_model import Logit
+from statsmodels.tools.tools import add_constant
 
 from chanperf.analysis.context import AnalysisContext
 from chanperf.analysis.detectors.cohorts import states_at
@@ -171,18 +172,18 @@ def fit_model(
     used = tuple(f for f in features if std[f] > 0)
     x = x_all[list(used)].to_numpy(float)
     center, scale = x.mean(axis=0), x.std(axis=0)
-    exog = sm.add_constant((x - center) / scale, has_constant="add")
+    exog = add_constant((x - center) / scale, has_constant="add")
     y = labels.astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter(
             "ignore"
         )  # separation/convergence warnings: the fallback handles them
         try:
-            params = sm.Logit(y, exog).fit(disp=0, maxiter=200).params
+            params = Logit(y, exog).fit(disp=0, maxiter=200).params
             if not np.all(np.isfinite(params)):
                 raise ValueError("non-finite coefficients")
         except Exception:  # perfect separation or a singular Hessian: a lightly penalised fit
-            params = sm.Logit(y, exog).fit_regularized(alpha=0.1, disp=0).params
+            params = Logit(y, exog).fit_regularized(alpha=0.1, disp=0).params
     model = ChurnModel(
         used,
         tuple(float(v) for v in center),
