@@ -67,7 +67,7 @@ def collect_line_revenue(conn: Connection, span: Span, windows: MetricWindows) -
     o = ChannelOrder.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    by_cut = long_span(span)
+    by_cut = long_span(conn, span)
     a = ChannelAccount.__table__
     m: Any
     if by_cut:
@@ -123,7 +123,7 @@ def collect_reactivated_revenue(
     r = ChannelReactivation.__table__
     sql = Dialect(conn.dialect.name)
     days = windows.revenue_attribution_days
-    bounded = not long_span(span)
+    bounded = not long_span(conn, span)
 
     def reactivated(bucket: Any, run: DayRun) -> Any:
         won = (

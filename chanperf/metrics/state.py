@@ -90,7 +90,7 @@ def collect_state_transitions(conn: Connection, span: Span) -> pd.DataFrame:
     t = ChannelStateTransition.__table__
     a = ChannelAccount.__table__
     joined = t.join(a, and_(a.c.account_id == t.c.account_id, a.c.org_id == t.c.org_id))
-    by_cut = long_span(span)
+    by_cut = long_span(conn, span)
     m = account_cuts(span.org_id)
     cut_keys = [m.c.cut] if by_cut else [a.c.region, a.c.segment]
 
