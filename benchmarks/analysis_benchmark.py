@@ -14,8 +14,10 @@ imports, printed apart as "baseline"):
 - daily: one day's collect after the backfill (the daily job), median of 3 warm;
 - detectors, rules, store: the parts of an analysis (run_detectors; rule evaluation;
   insights and proposals written in a transaction rolled back), median of 3;
-- analyze: a whole `chanperf analyze` (metrics already stored), median of 3;
-- weekly: the weekly run: collect yesterday, then an analysis without proposals;
+- analyze: a whole `chanperf analyze`, first run (every period collected) and median of 3
+  (the periods stored at its as-of are reused);
+- weekly: the weekly run: collect yesterday, then an analysis without proposals, with the
+  stored periods as the previous week's run left them (those not final then are read again);
 - peer: pandas reading the source tables and computing the monthly rows (pandas_peer.py),
   checked against chanperf's stored MONTHLY rows.
 
@@ -37,7 +39,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,7 +66,9 @@ def _settings(url: str) -> Any:
     )
 
 
-def _median_of(fn: Callable[[], object], repeat: int = REPEAT, warm: bool = True) -> dict[str, float]:
+def _median_of(
+    fn: Callable[[], object], repeat: int = REPEAT, warm: bool = True
+) -> dict[str, float]:
     first = _timed(fn)
     runs = [_timed(fn) for _ in range(repeat)] if warm else []
     return {"first": first, "median": statistics.median(runs) if runs else first}
@@ -194,21 +198,37 @@ def phase_analyze(url: str, accounts: int) -> dict[str, Any]:
 
 
 def phase_weekly(url: str, accounts: int) -> dict[str, Any]:
-    """What the weekly job does: yesterday's metrics, then an analysis without proposals."""
+    """What the weekly job does: yesterday's metrics, then an analysis without proposals.
+
+    Before each run the stored rows are marked as observed a week earlier, as the previous
+    weekly run left them, so the analysis reads again every period not final a week ago.
+    """
     from chanperf.analysis.run import analyze
+    from chanperf.core.database import make_engine
     from chanperf.metrics.collect import collect
+    from chanperf.models.performance import PerformanceMetric
 
     settings = _settings(url)
+    engine = make_engine(url)
+    table = PerformanceMetric.__table__
+    week_before = OBSERVED - timedelta(days=7)
 
-    def weekly() -> None:
+    def weekly() -> float:
+        with engine.begin() as conn:
+            conn.execute(table.update().values(observed_at=week_before))
+        began = time.perf_counter()
         collect(settings, 1, AS_OF, AS_OF, as_of=OBSERVED)
         analyze(settings, 1, AS_OF, with_proposals=False)
+        return time.perf_counter() - began
 
-    return _median_of(weekly)
+    runs = [weekly() for _ in range(REPEAT + 1)]
+    engine.dispose()
+    return {"first": runs[0], "median": statistics.median(runs[1:])}
 
 
 def phase_peer(url: str, accounts: int) -> dict[str, Any]:
     import pandas_peer
+
     from chanperf.core.enums import PeriodType
     from chanperf.metrics.store import get_metrics
 
@@ -220,7 +240,12 @@ def phase_peer(url: str, accounts: int) -> dict[str, Any]:
         stored = get_metrics(conn, 1, PeriodType.MONTHLY, date(2000, 1, 1), AS_OF)
     engine.dispose()
     problems = pandas_peer.compare(rows, stored)
-    return {"seconds": seconds, "months": len(rows), "differences": problems[:20], "n_differences": len(problems)}
+    return {
+        "seconds": seconds,
+        "months": len(rows),
+        "differences": problems[:20],
+        "n_differences": len(problems),
+    }
 
 
 PHASES = {
@@ -240,8 +265,19 @@ PHASES = {
 
 def run_phase(name: str, url: str, accounts: int) -> dict[str, Any]:
     """Run one phase in a child process; its result plus the child's peak RSS (MB)."""
-    cmd = [sys.executable, str(Path(__file__)), "--phase", name, "--url", url, "--accounts", str(accounts)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(HERE)})
+    cmd = [
+        sys.executable,
+        str(Path(__file__)),
+        "--phase",
+        name,
+        "--url",
+        url,
+        "--accounts",
+        str(accounts),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(HERE)}
+    )
     assert proc.stdout is not None
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -252,7 +288,9 @@ def run_phase(name: str, url: str, accounts: int) -> dict[str, Any]:
     return result
 
 
-def database(backend: str, accounts: int, folder: Path, reuse: str | None) -> tuple[str, Callable[[], None]]:
+def database(
+    backend: str, accounts: int, folder: Path, reuse: str | None
+) -> tuple[str, Callable[[], None]]:
     if backend == "sqlite":
         path = Path(reuse) if reuse else folder / f"bench-{accounts}.db"
         return f"sqlite:///{path}", lambda: None
@@ -287,9 +325,12 @@ def set_buffer_pool(mb: int | None) -> Callable[[], None]:
     return restore
 
 
-def bench(backend: str, accounts: int, keep: bool, reuse: str | None, phases: list[str]) -> dict[str, Any]:
+def bench(
+    backend: str, accounts: int, keep: bool, reuse: str | None, phases: list[str]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        url, drop = database(backend, accounts, Path(keep and folder or folder), reuse)
+        # A kept SQLite file lives outside the temporary folder, which is removed.
+        url, drop = database(backend, accounts, Path(tempfile.mkdtemp() if keep else folder), reuse)
         results: dict[str, Any] = {}
         try:
             for name in phases:
@@ -317,7 +358,9 @@ def show(backend: str, accounts: int, r: dict[str, Any]) -> None:
     print(f"\n{backend}, {accounts:,} accounts")
     print(f"  baseline (imports)      {'':>10} {m('baseline'):>9}")
     if "generate" in r:
-        print(f"  generate                {r['generate']['seconds']:>8.2f} s {m('generate'):>9}  ({r['generate']['rows']:,} rows)")
+        print(
+            f"  generate                {r['generate']['seconds']:>8.2f} s {m('generate'):>9}  ({r['generate']['rows']:,} rows)"
+        )
     for name in ("backfill", "daily", "analyze", "weekly"):
         if name in r:
             print(f"  {name:<23} {t(name):>10} {m(name):>9}  (first {r[name]['first']:.2f} s)")
@@ -327,24 +370,36 @@ def show(backend: str, accounts: int, r: dict[str, Any]) -> None:
         print(f"    {'(peak of the three)':<21} {'':>10} {m('parts'):>9}")
     if "peer" in r:
         p = r["peer"]
-        print(f"  pandas peer (monthly)   {p['seconds']:>8.2f} s {m('peer'):>9}  {p['months']} months, {p['n_differences']} differences")
+        print(
+            f"  pandas peer (monthly)   {p['seconds']:>8.2f} s {m('peer'):>9}  {p['months']} months, {p['n_differences']} differences"
+        )
         for line in p["differences"]:
             print(f"      {line}")
         if "backfill" in r:
             ratio_t = r["backfill"]["median"] / p["seconds"]
             ratio_m = r["backfill"]["peak_rss_mb"] / r["peer"]["peak_rss_mb"]
-            print(f"  backfill / peer: time {ratio_t:.2f} (target <= 0.5), peak memory {ratio_m:.2f} (target <= 0.25)")
+            print(
+                f"  backfill / peer: time {ratio_t:.2f} (target <= 0.5), peak memory {ratio_m:.2f} (target <= 0.25)"
+            )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["sqlite", "mariadb"], default="sqlite")
     parser.add_argument("--accounts", type=int, default=6000)
     parser.add_argument("--scaling", help="SQLite sizes to compare, e.g. 6000,30000,100000")
-    parser.add_argument("--phases", default="baseline,generate,backfill,daily,parts,analyze,weekly,peer")
+    parser.add_argument(
+        "--phases", default="baseline,generate,backfill,daily,parts,analyze,weekly,peer"
+    )
     parser.add_argument("--buffer-pool-mb", type=int, default=None)
-    parser.add_argument("--keep", action="store_true", help="Keep the database (its URL is printed).")
-    parser.add_argument("--reuse", default=None, help="A kept database (SQLite path or MariaDB name).")
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the database (its URL is printed)."
+    )
+    parser.add_argument(
+        "--reuse", default=None, help="A kept database (SQLite path or MariaDB name)."
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -366,10 +421,16 @@ def main() -> None:
             print("\nSQLite scaling: a whole analysis (metrics stored), median of 3")
             for n in sizes:
                 a = measured[n]["analyze"]
-                print(f"  {n:>9,} accounts  {a['median']:7.2f} s  x{a['median'] / base:5.2f} of {sizes[0]:,}  "
-                      f"(x{n / sizes[0]:.0f} accounts)  peak {a['peak_rss_mb']:.0f} MB")
+                print(
+                    f"  {n:>9,} accounts  {a['median']:7.2f} s  x{a['median'] / base:5.2f} of {sizes[0]:,}  "
+                    f"(x{n / sizes[0]:.0f} accounts)  peak {a['peak_rss_mb']:.0f} MB"
+                )
             return
-        show(args.backend, args.accounts, bench(args.backend, args.accounts, args.keep, args.reuse, phases))
+        show(
+            args.backend,
+            args.accounts,
+            bench(args.backend, args.accounts, args.keep, args.reuse, phases),
+        )
     finally:
         restore()
 

@@ -47,7 +47,10 @@ def monthly_rows(engine: Engine, org_id: int, as_of: datetime) -> pd.DataFrame:
     asof = pd.Timestamp(as_of)
     out: dict[str, pd.Series] = {}
 
-    o = _read(engine, f"SELECT started_at, status, completed_at, failed_at FROM channel_onboardings WHERE {org}")
+    o = _read(
+        engine,
+        f"SELECT started_at, status, completed_at, failed_at FROM channel_onboardings WHERE {org}",
+    )
     for col in ("started_at", "completed_at", "failed_at"):
         o[col] = pd.to_datetime(o[col])
     o = o[o["started_at"] < asof]
@@ -68,23 +71,40 @@ def monthly_rows(engine: Engine, org_id: int, as_of: datetime) -> pd.DataFrame:
     out["onboarding_activated_in_window"] = g["activated"]
     out["activation_days"] = g["seconds"] / 86400
 
-    r = _read(engine, f"SELECT account_id, started_at, cost, status, resolved_at FROM channel_reactivations WHERE {org}")
+    r = _read(
+        engine,
+        f"SELECT account_id, started_at, cost, status, resolved_at FROM channel_reactivations WHERE {org}",
+    )
     r["started_at"] = pd.to_datetime(r["started_at"])
     r["resolved_at"] = pd.to_datetime(r["resolved_at"])
     started = r[r["started_at"] < asof]
-    gs = pd.DataFrame({"m": _month(started["started_at"]), "n": 1, "cost": started["cost"].astype(float)}).groupby("m").sum()
+    gs = (
+        pd.DataFrame(
+            {"m": _month(started["started_at"]), "n": 1, "cost": started["cost"].astype(float)}
+        )
+        .groupby("m")
+        .sum()
+    )
     out["reactivation_attempts"] = gs["n"]
     out["reactivation_cost"] = gs["cost"]
-    resolved = r[r["resolved_at"].notna() & (r["resolved_at"] < asof) & r["status"].isin(["WON", "LOST"])].copy()
+    resolved = r[
+        r["resolved_at"].notna() & (r["resolved_at"] < asof) & r["status"].isin(["WON", "LOST"])
+    ].copy()
     rwindow = pd.Timedelta(days=REINCIDENCE_WINDOW_DAYS)
     won = resolved["status"] == "WON"
     resolved["matured"] = won & (resolved["resolved_at"] <= asof - rwindow)
-    t = _read(engine, f"SELECT account_id, to_state, transitioned_at FROM channel_state_transitions WHERE {org}")
+    t = _read(
+        engine,
+        f"SELECT account_id, to_state, transitioned_at FROM channel_state_transitions WHERE {org}",
+    )
     t["transitioned_at"] = pd.to_datetime(t["transitioned_at"])
     relapse = t[t["to_state"].isin(["STALLED", "CHURNED"])]
     wins = resolved[resolved["matured"]].reset_index()
     pairs = wins.merge(relapse, on="account_id")
-    hit = pairs[(pairs["transitioned_at"] > pairs["resolved_at"]) & (pairs["transitioned_at"] <= pairs["resolved_at"] + rwindow)]
+    hit = pairs[
+        (pairs["transitioned_at"] > pairs["resolved_at"])
+        & (pairs["transitioned_at"] <= pairs["resolved_at"] + rwindow)
+    ]
     resolved["relapsed"] = resolved.index.isin(set(hit["index"]))
     gr = pd.DataFrame({
         "m": _month(resolved["resolved_at"]), "won": won, "lost": resolved["status"] == "LOST",
@@ -97,7 +117,9 @@ def monthly_rows(engine: Engine, org_id: int, as_of: datetime) -> pd.DataFrame:
     out["reincidences"] = gr["reinc"]
 
     # States at each month's end (or the as-of), and transitions into a state in the month.
-    a = _read(engine, f"SELECT account_id, created_at, health_score FROM channel_accounts WHERE {org}")
+    a = _read(
+        engine, f"SELECT account_id, created_at, health_score FROM channel_accounts WHERE {org}"
+    )
     a["created_at"] = pd.to_datetime(a["created_at"])
     t = t[t["account_id"].isin(set(a["account_id"])) & (t["transitioned_at"] < asof)]
     entries = t[t["to_state"].isin(list(ENTRIES))]
@@ -123,19 +145,27 @@ def monthly_rows(engine: Engine, org_id: int, as_of: datetime) -> pd.DataFrame:
     out["health_score_sum"] = pd.Series(health_sum)
     out["health_scored_accounts"] = pd.Series(health_n)
 
-    lines = _read(engine, f"SELECT account_id, ordered_at, revenue, cost FROM channel_orders WHERE {org}")
+    lines = _read(
+        engine, f"SELECT account_id, ordered_at, revenue, cost FROM channel_orders WHERE {org}"
+    )
     lines["ordered_at"] = pd.to_datetime(lines["ordered_at"])
     lines = lines[lines["ordered_at"] < asof]
     lines = lines.merge(a[["account_id", "created_at"]], on="account_id", how="left")
     lines = lines.sort_values("ordered_at").reset_index(drop=True)  # merge_asof needs it sorted
     attribution = pd.Timedelta(days=ATTRIBUTION_DAYS)
-    new = (lines["created_at"] <= lines["ordered_at"]) & (lines["ordered_at"] < lines["created_at"] + attribution)
-    won_at = r[(r["status"] == "WON") & r["resolved_at"].notna() & (r["resolved_at"] < asof)][["account_id", "resolved_at"]]
+    new = (lines["created_at"] <= lines["ordered_at"]) & (
+        lines["ordered_at"] < lines["created_at"] + attribution
+    )
+    won_at = r[(r["status"] == "WON") & r["resolved_at"].notna() & (r["resolved_at"] < asof)][
+        ["account_id", "resolved_at"]
+    ]
     latest = pd.merge_asof(
         lines[["ordered_at", "account_id"]], won_at.sort_values("resolved_at"),
         left_on="ordered_at", right_on="resolved_at", by="account_id", direction="backward",
     )  # fmt: skip
-    reactivated = latest["resolved_at"].notna() & (lines["ordered_at"] < latest["resolved_at"] + attribution)
+    reactivated = latest["resolved_at"].notna() & (
+        lines["ordered_at"] < latest["resolved_at"] + attribution
+    )
     revenue = lines["revenue"].astype(float)
     go = pd.DataFrame({
         "m": _month(lines["ordered_at"]), "revenue": revenue, "cost": lines["cost"].astype(float),
@@ -172,7 +202,9 @@ def _ratio(num: pd.Series, den: pd.Series, places: int) -> pd.Series:
 
 
 def _rates(f: pd.DataFrame) -> pd.DataFrame:
-    f["onboarding_rate"] = _ratio(100 * f["onboarding_activated_in_window"], f["onboarding_matured"], 2)
+    f["onboarding_rate"] = _ratio(
+        100 * f["onboarding_activated_in_window"], f["onboarding_matured"], 2
+    )
     f["avg_activation_days"] = _ratio(f["activation_days"], f["onboarding_completed"], 1)
     f["reactivation_rate"] = _ratio(100 * f["reactivation_won"], f["reactivation_resolved"], 2)
     f["avg_reactivation_cost"] = _ratio(f["reactivation_cost"], f["reactivation_attempts"], 2)
@@ -205,7 +237,9 @@ def compare(peer: pd.DataFrame, stored: pd.DataFrame) -> list[str]:
         for col in COMPARED:
             a, b = row[col], mine[col]
             if a is None or b is None or (isinstance(b, float) and np.isnan(b)):
-                same = (a is None or (isinstance(a, float) and np.isnan(a))) == (b is None or (isinstance(b, float) and np.isnan(b)))
+                same = (a is None or (isinstance(a, float) and np.isnan(a))) == (
+                    b is None or (isinstance(b, float) and np.isnan(b))
+                )
             else:
                 same = abs(Decimal(str(a)) - Decimal(str(b))) <= Decimal("0.011")
             if not same:

@@ -89,6 +89,11 @@ CREATE TABLE IF NOT EXISTS channel_performance_metrics (
   nps_detractors                 INT           NOT NULL DEFAULT 0,
   complaints_count               INT           NOT NULL DEFAULT 0,
   exceptions_granted             INT           NOT NULL DEFAULT 0,
+  -- extensions: when the row was observed and with which policy windows (days:
+  -- activation/reincidence/attribution); an analysis reuses a row only when they say it
+  -- cannot differ
+  observed_at                    DATETIME      NULL,
+  collected_windows              VARCHAR(32)   NULL,
   created_at  DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
   updated_at  DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
   CONSTRAINT pk_channel_performance_metrics PRIMARY KEY (id),

@@ -225,15 +225,18 @@ def _record_failure(
 
 def _collect_missing(settings: Settings, ctx: AnalysisContext) -> None:
     """Metrics the drift detectors read: every KPI's baseline and recent weeks (cohort KPIs
-    shifted back by their maturation window), with their days and months."""
+    shifted back by their maturation window), with their days and months; periods stored
+    final (or at this very as-of) are not read again."""
 
     start = min(first_week_needed(ctx), ctx.period_start)
     # Observed at the end of as_of, so the metrics censor exactly what the detectors censor.
-    collect(
+    done = collect(
         settings,
         ctx.org_id,
         start,
         ctx.as_of,
         as_of=ctx.end_utc,
         windows=windows_from(ctx.policies),
+        only_missing=True,
     )
+    log.info("collected %d days, %d stored final", len(done.days), done.reused_days)

@@ -41,6 +41,7 @@ from chanperf.core.periods import (
 )
 from chanperf.core.settings import Settings
 from chanperf.metrics.common import MetricWindows, Span
+from chanperf.metrics.freshness import days_to_collect, windows_key
 from chanperf.metrics.health import collect_health_before, collect_health_created
 from chanperf.metrics.onboarding import ONBOARDING_MEASURES, collect_onboarding_metrics
 from chanperf.metrics.quality import QUALITY_MEASURES, collect_quality_metrics
@@ -93,6 +94,7 @@ class CollectResult:
     rows: dict[str, int] = field(default_factory=dict)  # totals rows per period type
     segment_rows: int = 0
     elapsed_seconds: float = 0.0
+    reused_days: int = 0  # asked days whose stored rows were final (only_missing)
 
 
 def windows_from(policies: PolicySet) -> MetricWindows:
@@ -302,6 +304,7 @@ def collect(
     backfill: bool = False,
     progress: Callable[[int, int], None] | None = None,
     windows: MetricWindows | None = None,
+    only_missing: bool = False,
 ) -> CollectResult:
     """Collect the DAILY, WEEKLY and MONTHLY rows of the asked days, all or nothing.
 
@@ -309,6 +312,8 @@ def collect(
     rows are ignored and cohorts younger than their window are censored.
     `start`/`end` are local days (both default to yesterday); `backfill` asks for
     every day the source covers. Days not ended at `as_of` get no DAILY row.
+    `only_missing` skips the days whose stored periods `as_of` would not change
+    (metrics/freshness.py): what an analysis asks for.
     """
     began = time.perf_counter()
     tz = settings.tz
@@ -339,6 +344,10 @@ def collect(
                     )
                 else:
                     days = default_days(yesterday, windows)
+                asked = len(days)
+                if only_missing:
+                    days = days_to_collect(target, org_id, days, as_of, tz, windows)
+                observed = {"observed_at": as_of, "collected_windows": windows_key(windows)}
                 result_rows = {t.value: 0 for t in PeriodType}
                 segment_rows = 0
                 first_move = first_transition_at(source, org_id)
@@ -356,7 +365,7 @@ def collect(
                         first_move,
                         settings.collect_readers,
                     )
-                    _, n_cuts = save_period_rows(target, org_id, rows)
+                    _, n_cuts = save_period_rows(target, org_id, rows, observed)
                     totals = rows.loc[rows["dimension"] == "", "period_type"]
                     for period_type, n in totals.value_counts().items():
                         result_rows[str(period_type)] += int(n)
@@ -377,6 +386,7 @@ def collect(
         rows=result_rows,
         segment_rows=segment_rows,
         elapsed_seconds=time.perf_counter() - began,
+        reused_days=asked - len(days),
     )
 
 

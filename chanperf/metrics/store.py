@@ -82,23 +82,32 @@ def save_metrics(
         "period_date": period_date,
         "period_type": period_type.value,
         **metrics,
+        "observed_at": None,  # set by hand: not an observation an analysis may reuse
+        "collected_windows": None,
     }
     _upsert(conn, METRICS, [row], _KEY)
 
 
 def save_period_rows(
-    conn: Executor, org_id: int, rows: pd.DataFrame | Iterable[Mapping[str, Any]]
+    conn: Executor,
+    org_id: int,
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    observed: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Write the rows of `collectors.rollup` (totals and cuts); returns (totals, segment rows).
 
     `rows` is a frame (`rollup.finish_frame`) or mappings with period_type,
-    period_date, dimension, dimension_value and every measure.
+    period_date, dimension, dimension_value and every measure. `observed` gives the
+    totals rows their observed_at and collected_windows (metrics/freshness.py).
     """
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if frame.empty:
         return 0, 0
     is_total = (frame["dimension"] == "").to_numpy()
     totals = frame.loc[is_total, ["period_date", "period_type", *MEASURES]]
+    # Always written: a row rewritten without them must not keep an older observation's.
+    stamp = {"observed_at": None, "collected_windows": None, **(observed or {})}
+    totals = totals.assign(**{k: [v] * len(totals) for k, v in stamp.items()})
     cuts = frame.loc[
         ~is_total, ["period_date", "period_type", "dimension", "dimension_value", *MEASURES]
     ]

@@ -128,6 +128,10 @@ class PerformanceMetric(MeasureColumns, Timestamps, Base):
     period_type: Mapped[PeriodType] = mapped_column(
         enum_column(PeriodType, "period_type"), nullable=False
     )
+    # extensions: the as-of the source was read at and the policy windows of its cohorts
+    # ("activation/reincidence/attribution" days), so an analysis can tell a row it may reuse
+    observed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    collected_windows: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("org_id", "period_date", "period_type"),

@@ -30,6 +30,8 @@ def test_measures_are_every_measure_column() -> None:
         "org_id",
         "period_date",
         "period_type",
+        "observed_at",
+        "collected_windows",
         "created_at",
         "updated_at",
     }
