@@ -7,6 +7,7 @@ source tables for one-off reads outside a run.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
@@ -76,11 +77,21 @@ class AnalysisContext:
     shared: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def once(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """`compute()` the first time `key` is asked in this run, the kept value after."""
+        """`compute()` the first time `key` is asked in this run, the kept value after.
+
+        A value being read ahead (`ahead`) is waited for instead of computed again.
+        """
         if key not in self.shared:
             self.shared[key] = compute()
-        value: T = self.shared[key]
-        return value
+        value = self.shared[key]
+        if isinstance(value, Future):
+            value = self.shared[key] = value.result()
+        kept: T = value
+        return kept
+
+    def ahead(self, key: Hashable, pending: Future[Any]) -> None:
+        """Keep `pending` (a read started on another connection) as the value of `key`."""
+        self.shared.setdefault(key, pending)
 
     @property
     def tz(self) -> ZoneInfo:

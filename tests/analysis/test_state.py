@@ -192,7 +192,7 @@ def test_transition_rate_recent_weeks_against_baseline(stalling_channel: Engine)
     # Account-weeks in ACTIVE: 06-03: 10 (1 stalls), 06-10: 9 (0) -> baseline 1 / 19;
     # 06-17: 9 (3 stall), 06-24: 6 (1) -> recent 4 / 15.
     active = exposure[exposure["state"] == "ACTIVE"]
-    assert active.groupby("week").size().to_dict() == {
+    assert active.groupby("week")["accounts"].sum().to_dict() == {
         date(2024, 6, 3): 10,
         date(2024, 6, 10): 9,
         date(2024, 6, 17): 9,

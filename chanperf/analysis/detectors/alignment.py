@@ -25,6 +25,7 @@ comparison for `strategy.priority_segments` (the policy sets no minimum for them
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 from typing import Any
 
@@ -70,13 +71,14 @@ def margin_test(
     return {"margin": margin, "ci_low": margin - t * se, "ci_high": margin + t * se, "p_value": p}
 
 
-def _margins(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
-    min_margin = ctx.policies.get("strategy.min_margin", None)
-    if min_margin is None:
-        return []
-    m0 = float(min_margin)
+def margins_read(ctx: AnalysisContext) -> tuple[Hashable, Callable[[Connection], pd.DataFrame]]:
+    """The key and the read of each account's revenue, cost and lines over the lookback."""
+    return ("account_margins",), lambda c: _account_margins(c, ctx)
+
+
+def _account_margins(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     o, a = ChannelOrder.__table__, ChannelAccount.__table__
-    accounts = frame(
+    return frame(
         conn,
         select(
             o.c.account_id,
@@ -94,6 +96,15 @@ def _margins(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
         )
         .group_by(o.c.account_id, a.c.region, a.c.segment),
     )
+
+
+def _margins(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
+    min_margin = ctx.policies.get("strategy.min_margin", None)
+    if min_margin is None:
+        return []
+    m0 = float(min_margin)
+    key, read = margins_read(ctx)
+    accounts = ctx.once(key, lambda: read(conn)).copy()
     if accounts.empty:
         return []
     accounts["revenue"], accounts["cost"] = floats(accounts["revenue"]), floats(accounts["cost"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +21,11 @@ from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.tools import add_constant
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.cohorts import states_at
+from chanperf.analysis.detectors.cohorts import accounts, churn_instants, states_at
 from chanperf.analysis.detectors.comparisons import days_between, local_day, two_proportions
 from chanperf.analysis.findings import ChurnRisk, Finding
 from chanperf.core.enums import AccountState
-from chanperf.models.source import ChannelAccount, ChannelOrder, ChannelStateTransition
+from chanperf.models.source import ChannelOrder, ChannelStateTransition
 from chanperf.source.frames import floats, frame
 
 FEATURES = ("recency_days", "orders_90d", "revenue_trend", "health_score", "health_missing")
@@ -70,37 +71,67 @@ def snapshot(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFra
 
 
 def _health(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    a = ChannelAccount.__table__
-    query = select(a.c.account_id, a.c.health_score).where(a.c.org_id == ctx.org_id)
-    return ctx.once(("health_scores",), lambda: frame(conn, query))
+    return accounts(conn, ctx)[["account_id", "health_score"]]
+
+
+def _order_features(conn: Connection, at_times: tuple[datetime, ...], org_id: int) -> pd.DataFrame:
+    """Per account, the order features at each instant, in one pass over the order lines of
+    the earliest instant's recency cap up to the latest (columns suffixed _0, _1, ...)."""
+    o = ChannelOrder.__table__
+    t = o.c.ordered_at
+    columns: list[Any] = [o.c.account_id]
+    for i, at in enumerate(at_times):
+        recent = at - timedelta(days=WINDOW_DAYS)
+        prior = at - timedelta(days=2 * WINDOW_DAYS)
+        capped = at - timedelta(days=RECENCY_CAP_DAYS)
+        in_recent = and_(t >= recent, t < at)
+        columns += [
+            func.max(case((and_(t >= capped, t < at), t))).label(f"last_order_{i}"),
+            func.count(distinct(case((in_recent, t)))).label(f"orders_90d_{i}"),
+            func.sum(case((in_recent, o.c.revenue), else_=0)).label(f"revenue_90d_{i}"),
+            func.sum(case((and_(t >= prior, t < recent), o.c.revenue), else_=0)).label(
+                f"revenue_prior_90d_{i}"
+            ),
+        ]
+    return frame(
+        conn,
+        select(*columns)
+        .where(
+            o.c.org_id == org_id,
+            t >= min(at_times) - timedelta(days=RECENCY_CAP_DAYS),
+            t < max(at_times),
+        )
+        .group_by(o.c.account_id),
+    )
+
+
+def orders_read(
+    ctx: AnalysisContext, at_times: tuple[datetime, ...] | None = None
+) -> tuple[Hashable, Callable[[Connection], pd.DataFrame]]:
+    """The key and the read of the order features at the run's snapshots (or `at_times`)."""
+    instants = at_times or churn_instants(ctx)
+    return ("churn_orders", instants), lambda c: _order_features(c, instants, ctx.org_id)
+
+
+def _orders_at(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
+    """Accounts with an order in the recency cap before `at`: last_order, orders_90d,
+    revenue_90d, revenue_prior_90d. The run's instants share one read (`_order_features`)."""
+    at_times: tuple[datetime, ...] = churn_instants(ctx)
+    if at not in at_times:
+        at_times = (at,)
+    key, read = orders_read(ctx, at_times)
+    wide: pd.DataFrame = ctx.once(key, lambda: read(conn))
+    i = at_times.index(at)
+    names = ["last_order", "orders_90d", "revenue_90d", "revenue_prior_90d"]
+    part = wide[["account_id", *(f"{n}_{i}" for n in names)]]
+    part = part[part[f"last_order_{i}"].notna()]
+    return part.set_axis(["account_id", *names], axis=1).reset_index(drop=True)
 
 
 def _snapshot(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
     states = states_at(conn, ctx, at)
     pop = states[states["state"].isin(POPULATION)].drop(columns="entered_at")
-    o = ChannelOrder.__table__
-    recent = at - timedelta(days=WINDOW_DAYS)
-    prior = at - timedelta(days=2 * WINDOW_DAYS)
-    orders = frame(
-        conn,
-        select(
-            o.c.account_id,
-            func.max(o.c.ordered_at).label("last_order"),
-            func.count(distinct(case((o.c.ordered_at >= recent, o.c.ordered_at)))).label(
-                "orders_90d"
-            ),
-            func.sum(case((o.c.ordered_at >= recent, o.c.revenue), else_=0)).label("revenue_90d"),
-            func.sum(
-                case((and_(o.c.ordered_at >= prior, o.c.ordered_at < recent), o.c.revenue), else_=0)
-            ).label("revenue_prior_90d"),
-        )
-        .where(
-            o.c.org_id == ctx.org_id,
-            o.c.ordered_at >= at - timedelta(days=RECENCY_CAP_DAYS),
-            o.c.ordered_at < at,
-        )
-        .group_by(o.c.account_id),
-    )
+    orders = _orders_at(conn, ctx, at)
     health = _health(conn, ctx)
     snap = pop.merge(orders, on="account_id", how="left").merge(health, on="account_id", how="left")
     recency = (
@@ -220,8 +251,7 @@ def _fit(conn: Connection, ctx: AnalysisContext) -> _Fitted:
 
 def _fit_once(conn: Connection, ctx: AnalysisContext) -> _Fitted:
     horizon = ctx.config.churn_horizon_days
-    t1 = ctx.end_utc - timedelta(days=horizon)
-    t0 = t1 - timedelta(days=horizon)
+    t0, t1, _now = churn_instants(ctx)
     train = snapshot(conn, ctx, t0)
     train_labels = train["account_id"].isin(churned_within(conn, ctx, t0, horizon)).to_numpy(bool)
     holdout = snapshot(conn, ctx, t1)

@@ -6,16 +6,19 @@ come from the onboarding and reactivation policies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from chanperf.analysis.context import AnalysisContext
+from chanperf.analysis.detectors.comparisons import week_span
+from chanperf.models.source import ChannelAccount
 from chanperf.source.cohorts import fetch_onboardings, fetch_reactivations
-from chanperf.source.states import account_states_at
+from chanperf.source.frames import frame
+from chanperf.source.states import account_states_at, states_at_instants
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -64,11 +67,50 @@ def reactivation_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     return cohort.copy()
 
 
+def accounts(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
+    """Every account's account_id, region, segment and health_score, read once per run."""
+    a = ChannelAccount.__table__
+    query = select(a.c.account_id, a.c.region, a.c.segment, a.c.health_score).where(
+        a.c.org_id == ctx.org_id
+    )
+    return ctx.once(("accounts",), lambda: frame(conn, query))
+
+
+def churn_instants(ctx: AnalysisContext) -> tuple[datetime, datetime, datetime]:
+    """The churn model's snapshots: training (T0), held back (T1) and now, a horizon apart."""
+    horizon = timedelta(days=ctx.config.churn_horizon_days)
+    return ctx.end_utc - 2 * horizon, ctx.end_utc - horizon, ctx.end_utc
+
+
+def state_instants(ctx: AnalysisContext) -> set[datetime]:
+    """The instants a run asks account states at: the churn snapshots and the start of the
+    first baseline week (the bottleneck detector's exposure)."""
+    baseline, _recent = ctx.weeks()
+    return {*churn_instants(ctx), week_span(ctx, baseline)[0]}
+
+
 def states_at(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
-    """Each account's state at `at` (`chanperf.source.states.account_states_at`), read once
-    per run and instant: the state and churn detectors ask for the same instants."""
-    states = ctx.once(("states_at", at), lambda: account_states_at(conn, ctx.org_id, at))
+    """Each account's state at `at` (as `chanperf.source.states.account_states_at` gives it).
+
+    The first call reads the states at every instant of `state_instants` (and `at`) in one
+    pass over the transitions; the run's other calls take theirs from it.
+    """
+    states = ctx.once(("states_at", at), lambda: _states(conn, ctx, at))
     return states.copy()
+
+
+def states_read(ctx: AnalysisContext) -> tuple[Hashable, Callable[[Connection], Any]]:
+    """The key and the read of the states at every instant of `state_instants`."""
+    wanted = tuple(sorted(state_instants(ctx)))
+    return ("states_at_instants", wanted), lambda c: states_at_instants(c, ctx.org_id, wanted)
+
+
+def _states(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
+    key, read = states_read(ctx)
+    if at not in state_instants(ctx):
+        return account_states_at(conn, ctx.org_id, at)
+    states: dict[datetime, pd.DataFrame] = ctx.once(key, lambda: read(conn))
+    return states[at]
 
 
 def values_of(frame: pd.DataFrame, column: str) -> list[str]:

@@ -83,55 +83,116 @@ def analyze_state_flows(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
 
 
 def weekly_exposure(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    """Account-weeks of the baseline and recent weeks: who was in which state at each week's start.
+    """Account-weeks of the baseline and recent weeks, counted by the state they started in.
 
-    Columns: week (Monday), period ("baseline"/"recent"), account_id, region,
-    state (at the week's start), and one boolean column per target in TARGETS
-    (a transition to it during the week).
+    One row per week (Monday), region and state at the week's start: `accounts` in that
+    state then, and per target in TARGETS how many of them moved to it during the week.
+    Columns: week, period ("baseline"/"recent"), region, state, accounts, *TARGETS.
+
+    Counted without a row per account and week (millions at 1M accounts): the accounts in
+    a state at a week's start are those at the first week's start plus the entries and
+    minus the exits of the transitions before it; a mover's state at its week's start is
+    its own last move before it, else its state at the first week's start.
     """
     baseline, recent = ctx.weeks()
+    mondays = [*baseline, *recent]
+    columns = ["week", "period", "region", "state", "accounts", *TARGETS]
+    if not mondays:
+        return pd.DataFrame(columns=columns)
+    periods = ["baseline"] * len(baseline) + ["recent"] * len(recent)
+    starts = np.array([ctx.utc(m) for m in mondays], dtype="datetime64[ns]")
+    ends = np.array([ctx.utc(m + timedelta(days=7)) for m in mondays], dtype="datetime64[ns]")
     start, end = week_span(ctx, baseline)[0], week_span(ctx, recent)[1]
-    t = ChannelStateTransition.__table__
-    # States at the first week's start, then the transitions of the window roll them forward.
     at_start = states_at(conn, ctx, start)[["account_id", "region", "state"]]
+    at_start["state"] = at_start["state"].astype(str)
+    t = ChannelStateTransition.__table__
     a = ChannelAccount.__table__
     moves = frame(
         conn,
         select(t.c.account_id, a.c.region, t.c.to_state, t.c.transitioned_at, t.c.id)
         .select_from(t.join(a, and_(a.c.org_id == t.c.org_id, a.c.account_id == t.c.account_id)))
-        .where(t.c.org_id == ctx.org_id, t.c.transitioned_at >= start, t.c.transitioned_at < end)
-        .order_by(t.c.transitioned_at, t.c.id),
+        .where(t.c.org_id == ctx.org_id, t.c.transitioned_at >= start, t.c.transitioned_at < end),
     )
-    moves["transitioned_at"] = times(moves["transitioned_at"])
-    parts: list[pd.DataFrame] = []
-    for period, mondays in (("baseline", baseline), ("recent", recent)):
-        for monday in mondays:
-            w_start, w_end = ctx.utc(monday), ctx.utc(monday + timedelta(days=7))
-            before = moves[moves["transitioned_at"] < pd.Timestamp(w_start)]
-            latest = before.drop_duplicates("account_id", keep="last")[
-                ["account_id", "region", "to_state"]
-            ]
-            states = pd.concat(
-                [
-                    at_start[~at_start["account_id"].isin(latest["account_id"])],
-                    latest.rename(columns={"to_state": "state"}),
-                ],
-                ignore_index=True,
-            )
-            during = moves[
-                (moves["transitioned_at"] >= pd.Timestamp(w_start))
-                & (moves["transitioned_at"] < pd.Timestamp(w_end))
-            ]
-            for target in TARGETS:
-                movers = set(during.loc[during["to_state"] == target, "account_id"])
-                states[target] = states["account_id"].isin(movers)
-            states["week"] = monday
-            states["period"] = period
-            parts.append(states)
-    columns = ["week", "period", "account_id", "region", "state", *TARGETS]
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(parts, ignore_index=True)[columns]
+    moves["transitioned_at"] = times(moves["transitioned_at"]).astype("datetime64[ns]")
+    moves["to_state"] = moves["to_state"].astype(str)
+    moves = moves.sort_values(["account_id", "transitioned_at", "id"], kind="stable")
+    # Each move leaves the account's previous state: its move before, else its state at the
+    # start (none: the account enters the population with this move).
+    start_state = moves["account_id"].map(at_start.set_index("account_id")["state"])
+    previous = moves.groupby("account_id")["to_state"].shift(1)
+    moves["from_state"] = previous.where(previous.notna(), start_state)
+    at_ns = moves["transitioned_at"].to_numpy("datetime64[ns]")
+    # A move counts at the start of every week that starts after it.
+    moves["counts_from"] = np.searchsorted(starts, at_ns, side="right")
+
+    weeks = pd.RangeIndex(len(mondays))
+    exposed = _levels(at_start, moves, weeks)
+    movers = _movers(at_start, moves, starts, ends)
+    out = exposed.join(movers, how="left").fillna(0).astype(int).reset_index()
+    out = out[out["accounts"] > 0]
+    out["week"] = [mondays[i] for i in out["week_index"]]
+    out["period"] = [periods[i] for i in out["week_index"]]
+    return out[columns].reset_index(drop=True)
+
+
+def _levels(at_start: pd.DataFrame, moves: pd.DataFrame, weeks: pd.RangeIndex) -> pd.DataFrame:
+    """Accounts per (week_index, region, state) at each week's start."""
+    entries = moves[["counts_from", "region", "to_state"]].set_axis(
+        ["counts_from", "region", "state"], axis=1
+    )
+    exits = moves.loc[moves["from_state"].notna(), ["counts_from", "region", "from_state"]]
+    exits = exits.set_axis(["counts_from", "region", "state"], axis=1)
+    deltas = pd.concat([entries.assign(n=1), exits.assign(n=-1)], ignore_index=True)
+    by_week = (
+        deltas.groupby(["region", "state", "counts_from"])["n"]
+        .sum()
+        .unstack("counts_from")
+        .reindex(columns=weeks, fill_value=0)
+        .fillna(0)
+    )
+    initial = at_start.groupby(["region", "state"]).size()
+    keys = by_week.index.union(initial.index)
+    levels = (
+        by_week.reindex(keys, fill_value=0)
+        .cumsum(axis=1)
+        .add(initial.reindex(keys, fill_value=0), axis=0)
+    )
+    levels.columns.name = "week_index"
+    stacked = levels.stack()
+    stacked.name = "accounts"
+    return stacked.reorder_levels(["week_index", "region", "state"]).to_frame()
+
+
+def _movers(
+    at_start: pd.DataFrame, moves: pd.DataFrame, starts: np.ndarray, ends: np.ndarray
+) -> pd.DataFrame:
+    """Per (week_index, region, state at the week's start), the accounts that moved to each
+    target during the week (an account counted once per week and target)."""
+    at_ns = moves["transitioned_at"].to_numpy("datetime64[ns]")
+    week = np.searchsorted(starts, at_ns, side="right") - 1
+    inside = (week >= 0) & (at_ns < ends[np.clip(week, 0, None)])
+    during = moves.loc[inside, ["account_id", "region", "to_state"]].assign(week_index=week[inside])
+    during = during[during["to_state"].isin(TARGETS)].drop_duplicates()
+    if during.empty:
+        keys = pd.MultiIndex.from_arrays([[], [], []], names=["week_index", "region", "state"])
+        return pd.DataFrame(columns=list(TARGETS), index=keys, dtype=int)
+    during["week_start"] = starts[during["week_index"].to_numpy()]
+    history = moves[["account_id", "transitioned_at", "id", "to_state"]].sort_values(
+        ["transitioned_at", "id"], kind="stable"
+    )
+    found = pd.merge_asof(
+        during.sort_values("week_start"),
+        history.rename(columns={"to_state": "state"}),
+        left_on="week_start",
+        right_on="transitioned_at",
+        by="account_id",
+        allow_exact_matches=False,
+    )
+    initial = found["account_id"].map(at_start.set_index("account_id")["state"])
+    found["state"] = found["state"].where(found["state"].notna(), initial)
+    found = found[found["state"].notna()]  # not in the population when the week started
+    counts = found.groupby(["week_index", "region", "state", "to_state"]).size().unstack("to_state")
+    return counts.reindex(columns=list(TARGETS), fill_value=0)
 
 
 def _time_in_state(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
@@ -233,8 +294,8 @@ def _transition_rates(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
         for target in TARGETS:
             counts = (
                 rows[rows["state"] != target]
-                .groupby(["state", "period"])[target]
-                .agg(["sum", "count"])
+                .groupby(["state", "period"])[[target, "accounts"]]
+                .sum()
             )
             for state in sorted({s for s, _ in counts.index}):
                 if state == AccountState.CHURNED.value:
