@@ -5,6 +5,8 @@
  * or taken from CHANPERF_E2E_DEMO_DB, which `make test` fills once for every suite. Each
  * server runs on a private copy of it (tests approve and reject proposals), on a free
  * loopback port, with one fresh key per role, and is stopped by its process id.
+ *
+ * `node cockpit/testing/live-chanperf.mjs PATH` generates the demo database at PATH.
  */
 
 import { spawn } from 'node:child_process';
@@ -14,7 +16,7 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEMO_AS_OF = '2026-06-30';
@@ -159,4 +161,10 @@ export async function startChanperf() {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  if (!process.argv[2]) throw new Error('usage: node live-chanperf.mjs PATH (the demo database to write)');
+  await generateDemo(resolve(process.argv[2]));
+  console.log(`planted demo as of ${DEMO_AS_OF}: ${resolve(process.argv[2])}`);
 }
