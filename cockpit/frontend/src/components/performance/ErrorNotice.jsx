@@ -15,3 +15,13 @@ export default function ErrorNotice({ error, what, onRetry }) {
     </div>
   );
 }
+
+/** "← Voltar" to where the reader came from; nothing when there is nowhere to go. */
+export function BackButton({ onBack }) {
+  if (!onBack) return null;
+  return (
+    <button type="button" className="cp-link" onClick={onBack}>
+      ← Voltar
+    </button>
+  );
+}

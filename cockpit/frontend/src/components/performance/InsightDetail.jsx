@@ -1,6 +1,6 @@
 import { useState } from 'react';
 
-import ErrorNotice from './ErrorNotice.jsx';
+import ErrorNotice, { BackButton } from './ErrorNotice.jsx';
 import { SeverityBadge } from './InsightCard.jsx';
 import {
   CATEGORY_LABELS,
@@ -188,11 +188,7 @@ export default function InsightDetail({ service, insightId, canAct = false, onBa
 
   return (
     <section className="cp-section cp-detail" aria-labelledby="cp-detail-title">
-      {onBack && (
-        <button type="button" className="cp-link" onClick={onBack}>
-          ← Voltar
-        </button>
-      )}
+      <BackButton onBack={onBack} />
       {detail.status === 'loading' && !detail.data && <p className="cp-muted">Carregando insight…</p>}
       {detail.status === 'error' && <ErrorNotice error={detail.error} what="o insight" onRetry={detail.reload} />}
       {detail.data && <InsightBody insight={detail.data} canAct={canAct} onAct={onAct} />}

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 
-import ErrorNotice from './ErrorNotice.jsx';
+import ErrorNotice, { BackButton } from './ErrorNotice.jsx';
 import InsightCard from './InsightCard.jsx';
 import {
   CATEGORIES,
@@ -52,11 +52,7 @@ export default function InsightList({ service, onOpen, onBack, initialFilters = 
 
   return (
     <section className="cp-section" aria-labelledby="cp-all-insights">
-      {onBack && (
-        <button type="button" className="cp-link" onClick={onBack}>
-          ← Voltar
-        </button>
-      )}
+      <BackButton onBack={onBack} />
       <h2 id="cp-all-insights">Todos os insights</h2>
       <form className="cp-filters" onSubmit={(e) => e.preventDefault()} aria-label="Filtros">
         {SELECTS.map(([name, label, values, labels]) => (
