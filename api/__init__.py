@@ -13,6 +13,7 @@ from api.context import ServiceContext
 from api.docs import register_docs
 from api.errors import ChanperfApi, register_error_handlers
 from api.health import blp as health_blp
+from api.page import register_page
 from chanperf.core.settings import Settings
 
 API_TITLE = "chanperf: Channel Performance API"
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in _feature_blueprints():
         api.register_blueprint(blueprint)
     register_docs(app)
+    register_page(app)
     return app
 
 

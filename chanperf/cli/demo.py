@@ -10,6 +10,7 @@ import click
 
 from chanperf.cli.options import handle_errors, org_option, parse_date
 from chanperf.core.settings import Settings
+from chanperf.demo.page_access import keys_file_for, print_page_access, write_demo_keys
 from chanperf.demo.quality import run_quality
 from chanperf.demo.run import run_demo
 
@@ -50,7 +51,9 @@ def demo(
 ) -> None:
     """Generate a demo channel, analyse it, and print metrics, insights and proposals.
 
-    Without CHANPERF_DATABASE_URL (or --database-url) it writes ./chanperf-demo.db.
+    Without CHANPERF_DATABASE_URL (or --database-url) it writes ./chanperf-demo.db. It ends
+    with how to open the Performance page on it: a keys file beside the database (a key
+    per role, printed once) and the `chanperf serve` command.
     """
     if not settings.database_url_chosen:
         settings = settings.with_(database_url=f"sqlite:///{Path.cwd() / 'chanperf-demo.db'}")
@@ -65,6 +68,21 @@ def demo(
         replace=bool(replace),
         analyse=not no_analysis,
     )
+    access = write_demo_keys(keys_file_for(settings.database_url, Path.cwd()), org_id)
+    print_page_access(
+        access,
+        settings.database_url,
+        program=_program(),
+        port=settings.port,
+        as_of=as_of,
+        echo=click.echo,
+    )
+
+
+def _program() -> str:
+    """How this command was called (.venv/bin/chanperf), for the printed command."""
+    called = sys.argv[0] if sys.argv else ""
+    return called if Path(called).name == "chanperf" else "chanperf"
 
 
 @click.command("eval")
