@@ -97,7 +97,7 @@ Read = tuple[Hashable, Callable[[Connection], Any]]
 
 def reads_ahead(ctx: AnalysisContext) -> list[Read]:
     """The run's grouped reads whose time is mostly the server's, first needed first."""
-    return [cohorts.states_read(ctx), churn.orders_read(ctx), alignment.margins_read(ctx)]
+    return [cohorts.states_read(ctx), cohorts.account_orders_read(ctx)]
 
 
 @contextmanager

@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Integer, case, cast, func, inspect, literal_column, select, text
+from sqlalchemy import Connection, Integer, case, cast, func, literal_column, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Select, Subquery
 
 from chanperf.core.periods import DAY_SECONDS, DayRun, as_date
-from chanperf.models.source import SOURCE_TABLES, ChannelAccount
+from chanperf.models.source import ChannelAccount
 from chanperf.source.frames import columns_frame
+from chanperf.source.indexes import hinted, live_time_indexes
 
 CUT_KEYS = ("region", "segment")
 
@@ -117,11 +118,7 @@ def flag(cond: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.count(case((cond, 1)))
 
 
-SOURCE_TABLE_NAMES = tuple(str(m.__tablename__) for m in SOURCE_TABLES)
-
-# Index names of the live source database, per database URL: a separate source
-# database may name the contract's (org_id, time) indexes differently from the ORM.
-_LIVE_INDEXES: dict[str, dict[tuple[str, tuple[str, ...]], str]] = {}
+# The live source database's index names, for the run `run_by_day` is building.
 _live: ContextVar[dict[tuple[str, tuple[str, ...]], str] | None] = ContextVar(
     "live_indexes", default=None
 )
@@ -135,29 +132,8 @@ PK_RANGE_MIN_ROWS = 50_000
 PK_RANGE_SLACK = 2
 
 
-def live_time_indexes(conn: Connection) -> dict[tuple[str, tuple[str, ...]], str]:
-    """(table, columns) -> index name on the database `conn` talks to (reflected once)."""
-    if conn.dialect.name not in ("mysql", "mariadb"):
-        return {}
-    key = conn.engine.url.render_as_string(hide_password=True)
-    if key not in _LIVE_INDEXES:
-        inspector = inspect(conn)
-        found: dict[tuple[str, tuple[str, ...]], str] = {}
-        for table in SOURCE_TABLE_NAMES:
-            for index in inspector.get_indexes(table):
-                columns = tuple(str(c) for c in index["column_names"])
-                if index.get("name"):
-                    found[(table, columns)] = str(index["name"])
-        _LIVE_INDEXES[key] = found
-    return _LIVE_INDEXES[key]
-
-
 def _time_index(table: Any, time_col: ColumnElement[Any]) -> str | None:
     return (_live.get() or {}).get((str(table.name), ("org_id", str(time_col.key))))
-
-
-def _hinted(query: Select[Any], table: Any, hint: str) -> Select[Any]:
-    return query.with_hint(table, hint, "mysql").with_hint(table, hint, "mariadb")
 
 
 def on_time_index(
@@ -179,8 +155,8 @@ def on_time_index(
         return query
     ids = _pk_range(table, time_col, name) if run_range else None
     if ids is None:
-        return _hinted(query, table, f"FORCE INDEX (`{name}`)")
-    return _hinted(query.where(table.c.id.between(*ids)), table, "FORCE INDEX (PRIMARY)")
+        return hinted(query, table, f"FORCE INDEX (`{name}`)")
+    return hinted(query.where(table.c.id.between(*ids)), table, "FORCE INDEX (PRIMARY)")
 
 
 def run_id_bounds(table: Any, time_col: ColumnElement[Any]) -> tuple[int, int] | None:
@@ -211,7 +187,7 @@ def _id_stats(table: Any, time_col: ColumnElement[Any], index: str) -> tuple[int
     probe = select(func.min(table.c.id), func.max(table.c.id), func.count()).where(
         table.c.org_id == _org.get(), time_col >= run.start, time_col < run.end
     )
-    row = conn.execute(_hinted(probe, table, f"FORCE INDEX (`{index}`)")).one()
+    row = conn.execute(hinted(probe, table, f"FORCE INDEX (`{index}`)")).one()
     return None if row[0] is None else (int(row[0]), int(row[1]), int(row[2]))
 
 

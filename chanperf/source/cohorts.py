@@ -39,6 +39,7 @@ from chanperf.models.source import (
     ChannelReactivation,
     ChannelStateTransition,
 )
+from chanperf.source.indexes import by_time
 
 ONBOARDING_COLUMNS = (
     "kit",
@@ -91,7 +92,7 @@ def fetch_onboardings(
         )
         .where(o.c.org_id == org_id, o.c.started_at >= start, o.c.started_at < end)
     )
-    fetched: list[Any] = list(conn.execute(query))
+    fetched: list[Any] = list(conn.execute(by_time(conn, query, o, o.c.started_at)))
     rows: list[tuple[Any, ...]] = []
     for kit, region, segment, started, status, completed_at, failed_at in fetched:
         completed = (
@@ -150,19 +151,24 @@ def fetch_reactivations(
         )
         .where(*resolved)
     )
-    fetched: list[Any] = list(conn.execute(query))
+    fetched: list[Any] = list(conn.execute(by_time(conn, query, r, r.c.resolved_at)))
     # Relapse transitions of the cohort's won accounts; only (first, end) can fall in a window.
     won_accounts = select(r.c.account_id).where(
         *resolved, r.c.status == ReactivationStatus.WON.value
     )
     transitions: list[Any] = list(
         conn.execute(
-            select(t.c.account_id, t.c.transitioned_at).where(
-                t.c.org_id == org_id,
-                t.c.to_state.in_(RELAPSE_STATES),
-                t.c.transitioned_at > first,
-                t.c.transitioned_at < end,
-                t.c.account_id.in_(won_accounts),
+            by_time(
+                conn,
+                select(t.c.account_id, t.c.transitioned_at).where(
+                    t.c.org_id == org_id,
+                    t.c.to_state.in_(RELAPSE_STATES),
+                    t.c.transitioned_at > first,
+                    t.c.transitioned_at < end,
+                    t.c.account_id.in_(won_accounts),
+                ),
+                t,
+                t.c.transitioned_at,
             )
         )
     )

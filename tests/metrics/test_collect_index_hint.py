@@ -15,6 +15,7 @@ from chanperf.metrics.collect import collect
 from chanperf.models.base import Base
 from chanperf.models.performance import PerformanceMetric
 from chanperf.models.source import ChannelAccount, ChannelOrder
+from chanperf.source import indexes
 
 pytestmark = pytest.mark.mariadb
 
@@ -51,9 +52,9 @@ def source_url(mariadb_server_url):
             ],
         )  # fmt: skip
     engine.dispose()
-    common._LIVE_INDEXES.clear()
+    indexes._LIVE_INDEXES.clear()
     yield url
-    common._LIVE_INDEXES.clear()
+    indexes._LIVE_INDEXES.clear()
     with admin.begin() as conn:
         conn.execute(text(f"DROP DATABASE `{name}`"))
     admin.dispose()
@@ -97,7 +98,7 @@ def test_hint_uses_the_live_name_of_the_index(source_url):
     assert _revenue_of_the_day(source_url) == Decimal("100.00")
     engine = make_engine(source_url)
     with engine.connect() as conn:
-        live = common.live_time_indexes(conn)
+        live = indexes.live_time_indexes(conn)
     engine.dispose()
     assert live[("channel_orders", ("org_id", "ordered_at"))] == "orders_by_time"
     token = common._live.set(live)

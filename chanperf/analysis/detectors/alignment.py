@@ -25,7 +25,6 @@ comparison for `strategy.priority_segments` (the policy sets no minimum for them
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,8 @@ from scipy import stats as sps
 from sqlalchemy import Connection, and_, func, select
 
 from chanperf.analysis.context import AnalysisContext
+from chanperf.analysis.detectors import cohorts
+from chanperf.analysis.detectors.cohorts import account_orders_read
 from chanperf.analysis.detectors.comparisons import (
     num,
     rate_vs_value,
@@ -45,7 +46,7 @@ from chanperf.analysis.detectors.comparisons import (
 from chanperf.analysis.findings import Finding, Misalignment
 from chanperf.core.enums import OnboardingStatus
 from chanperf.core.stats import compare_to_target
-from chanperf.models.source import ChannelAccount, ChannelOnboarding, ChannelOrder
+from chanperf.models.source import ChannelAccount, ChannelOnboarding
 from chanperf.source.frames import floats, frame
 
 __all__ = ["detect_misalignments", "margin_test"]
@@ -71,40 +72,17 @@ def margin_test(
     return {"margin": margin, "ci_low": margin - t * se, "ci_high": margin + t * se, "p_value": p}
 
 
-def margins_read(ctx: AnalysisContext) -> tuple[Hashable, Callable[[Connection], pd.DataFrame]]:
-    """The key and the read of each account's revenue, cost and lines over the lookback."""
-    return ("account_margins",), lambda c: _account_margins(c, ctx)
-
-
-def _account_margins(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    o, a = ChannelOrder.__table__, ChannelAccount.__table__
-    return frame(
-        conn,
-        select(
-            o.c.account_id,
-            a.c.region,
-            a.c.segment,
-            func.sum(o.c.revenue).label("revenue"),
-            func.sum(o.c.cost).label("cost"),
-            func.count().label("lines"),
-        )
-        .select_from(o.join(a, and_(a.c.org_id == o.c.org_id, a.c.account_id == o.c.account_id)))
-        .where(
-            o.c.org_id == ctx.org_id,
-            o.c.ordered_at >= ctx.utc(ctx.period_start),
-            o.c.ordered_at < ctx.end_utc,
-        )
-        .group_by(o.c.account_id, a.c.region, a.c.segment),
-    )
-
-
 def _margins(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     min_margin = ctx.policies.get("strategy.min_margin", None)
     if min_margin is None:
         return []
     m0 = float(min_margin)
-    key, read = margins_read(ctx)
-    accounts = ctx.once(key, lambda: read(conn)).copy()
+    key, read = account_orders_read(ctx)
+    orders = ctx.once(key, lambda: read(conn))
+    orders = orders.loc[orders["lines"] > 0, ["account_id", "revenue", "cost", "lines"]]
+    accounts = cohorts.accounts(conn, ctx)[["account_id", "region", "segment"]].merge(
+        orders, on="account_id"
+    )
     if accounts.empty:
         return []
     accounts["revenue"], accounts["cost"] = floats(accounts["revenue"]), floats(accounts["cost"])

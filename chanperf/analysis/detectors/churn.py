@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,25 +15,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
-from sqlalchemy import Connection, and_, case, distinct, func, select
+from sqlalchemy import Connection, select
 from statsmodels.discrete.discrete_model import Logit
 from statsmodels.tools.tools import add_constant
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.cohorts import accounts, churn_instants, states_at
+from chanperf.analysis.detectors.cohorts import (
+    RECENCY_CAP_DAYS,
+    account_orders,
+    account_orders_read,
+    accounts,
+    churn_instants,
+    states_at,
+)
 from chanperf.analysis.detectors.comparisons import days_between, local_day, two_proportions
 from chanperf.analysis.findings import ChurnRisk, Finding
 from chanperf.core.enums import AccountState
-from chanperf.models.source import ChannelOrder, ChannelStateTransition
-from chanperf.source.frames import floats, frame
+from chanperf.models.source import ChannelStateTransition
+from chanperf.source.frames import floats
+from chanperf.source.indexes import by_time
 
 FEATURES = ("recency_days", "orders_90d", "revenue_trend", "health_score", "health_missing")
 HEALTH_FEATURES = ("health_score", "health_missing")
 MODEL_FEATURES = tuple(f for f in FEATURES if f not in HEALTH_FEATURES)
 POPULATION = (AccountState.ACTIVE.value, AccountState.AT_RISK.value)
 CHURN_STATES = (AccountState.STALLED.value, AccountState.CHURNED.value)
-RECENCY_CAP_DAYS = 365
-WINDOW_DAYS = 90  # the feature windows of the definition above
 # revenue_at_risk: the at-risk accounts' revenue over the last 180 days, per month. Their
 # last 90 days alone understate it: an account at risk has mostly stopped buying already.
 MONTHS_IN_REVENUE = 6.0
@@ -74,53 +79,16 @@ def _health(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     return accounts(conn, ctx)[["account_id", "health_score"]]
 
 
-def _order_features(conn: Connection, at_times: tuple[datetime, ...], org_id: int) -> pd.DataFrame:
-    """Per account, the order features at each instant, in one pass over the order lines of
-    the earliest instant's recency cap up to the latest (columns suffixed _0, _1, ...)."""
-    o = ChannelOrder.__table__
-    t = o.c.ordered_at
-    columns: list[Any] = [o.c.account_id]
-    for i, at in enumerate(at_times):
-        recent = at - timedelta(days=WINDOW_DAYS)
-        prior = at - timedelta(days=2 * WINDOW_DAYS)
-        capped = at - timedelta(days=RECENCY_CAP_DAYS)
-        in_recent = and_(t >= recent, t < at)
-        columns += [
-            func.max(case((and_(t >= capped, t < at), t))).label(f"last_order_{i}"),
-            func.count(distinct(case((in_recent, t)))).label(f"orders_90d_{i}"),
-            func.sum(case((in_recent, o.c.revenue), else_=0)).label(f"revenue_90d_{i}"),
-            func.sum(case((and_(t >= prior, t < recent), o.c.revenue), else_=0)).label(
-                f"revenue_prior_90d_{i}"
-            ),
-        ]
-    return frame(
-        conn,
-        select(*columns)
-        .where(
-            o.c.org_id == org_id,
-            t >= min(at_times) - timedelta(days=RECENCY_CAP_DAYS),
-            t < max(at_times),
-        )
-        .group_by(o.c.account_id),
-    )
-
-
-def orders_read(
-    ctx: AnalysisContext, at_times: tuple[datetime, ...] | None = None
-) -> tuple[Hashable, Callable[[Connection], pd.DataFrame]]:
-    """The key and the read of the order features at the run's snapshots (or `at_times`)."""
-    instants = at_times or churn_instants(ctx)
-    return ("churn_orders", instants), lambda c: _order_features(c, instants, ctx.org_id)
-
-
 def _orders_at(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:
     """Accounts with an order in the recency cap before `at`: last_order, orders_90d,
-    revenue_90d, revenue_prior_90d. The run's instants share one read (`_order_features`)."""
+    revenue_90d, revenue_prior_90d. The run's instants share one read (`account_orders`)."""
     at_times: tuple[datetime, ...] = churn_instants(ctx)
-    if at not in at_times:
+    if at in at_times:
+        key, read = account_orders_read(ctx)
+        wide: pd.DataFrame = ctx.once(key, lambda: read(conn))
+    else:
         at_times = (at,)
-    key, read = orders_read(ctx, at_times)
-    wide: pd.DataFrame = ctx.once(key, lambda: read(conn))
+        wide = account_orders(conn, ctx.org_id, at_times)
     i = at_times.index(at)
     names = ["last_order", "orders_90d", "revenue_90d", "revenue_prior_90d"]
     part = wide[["account_id", *(f"{n}_{i}" for n in names)]]
@@ -157,7 +125,7 @@ def churned_within(
 ) -> set[int]:
     """Accounts with a transition to STALLED or CHURNED in (at, at + horizon]."""
     t = ChannelStateTransition.__table__
-    rows = conn.execute(
+    query = (
         select(t.c.account_id)
         .distinct()
         .where(
@@ -167,6 +135,7 @@ def churned_within(
             t.c.transitioned_at <= at + timedelta(days=horizon_days),
         )
     )
+    rows = conn.execute(by_time(conn, query, t, t.c.transitioned_at))
     return {int(r[0]) for r in rows}
 
 

@@ -11,16 +11,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, case, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
 from chanperf.analysis.detectors.comparisons import week_span
-from chanperf.models.source import ChannelAccount
+from chanperf.models.source import ChannelAccount, ChannelOrder
 from chanperf.source.cohorts import fetch_onboardings, fetch_reactivations
 from chanperf.source.frames import frame
+from chanperf.source.indexes import by_time
 from chanperf.source.states import account_states_at, states_at_instants
 
 DAYS_PER_MONTH = 365.25 / 12
+# The churn model's order features (docs/detection.md, "Churn risk"): the last order within
+# RECENCY_CAP_DAYS, orders and revenue over the last WINDOW_DAYS and the WINDOW_DAYS before.
+RECENCY_CAP_DAYS = 365
+WINDOW_DAYS = 90
 
 
 def activation_window(ctx: AnalysisContext) -> int:
@@ -134,3 +139,60 @@ def scalar_extra(values: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = float(value)
     return out
+
+
+def account_orders(
+    conn: Connection,
+    org_id: int,
+    at_times: tuple[datetime, ...],
+    lookback: tuple[datetime, datetime] | None = None,
+) -> pd.DataFrame:
+    """Per account with an order line in the range read, in one pass over the order lines:
+
+    - for each instant i of `at_times`, the churn model's order features: last_order_i
+      (latest line in the RECENCY_CAP_DAYS before it), orders_90d_i (distinct order times
+      in the WINDOW_DAYS before), revenue_90d_i and revenue_prior_90d_i (the WINDOW_DAYS
+      before those);
+    - with `lookback` [start, end): revenue, cost and lines of the lines in it (the strategy
+      margins).
+    """
+    o = ChannelOrder.__table__
+    t = o.c.ordered_at
+    columns: list[Any] = [o.c.account_id]
+    for i, at in enumerate(at_times):
+        recent = at - timedelta(days=WINDOW_DAYS)
+        prior = at - timedelta(days=2 * WINDOW_DAYS)
+        capped = at - timedelta(days=RECENCY_CAP_DAYS)
+        in_recent = and_(t >= recent, t < at)
+        columns += [
+            func.max(case((and_(t >= capped, t < at), t))).label(f"last_order_{i}"),
+            func.count(distinct(case((in_recent, t)))).label(f"orders_90d_{i}"),
+            func.sum(case((in_recent, o.c.revenue), else_=0)).label(f"revenue_90d_{i}"),
+            func.sum(case((and_(t >= prior, t < recent), o.c.revenue), else_=0)).label(
+                f"revenue_prior_90d_{i}"
+            ),
+        ]
+    first = min(at_times) - timedelta(days=RECENCY_CAP_DAYS)
+    last = max(at_times)
+    if lookback is not None:
+        inside = and_(t >= lookback[0], t < lookback[1])
+        columns += [
+            func.sum(case((inside, o.c.revenue), else_=0)).label("revenue"),
+            func.sum(case((inside, o.c.cost), else_=0)).label("cost"),
+            func.count(case((inside, 1))).label("lines"),
+        ]
+        first, last = min(first, lookback[0]), max(last, lookback[1])
+    query = (
+        select(*columns).where(o.c.org_id == org_id, t >= first, t < last).group_by(o.c.account_id)
+    )
+    return frame(conn, by_time(conn, query, o, t))
+
+
+def account_orders_read(ctx: AnalysisContext) -> tuple[Hashable, Callable[[Connection], Any]]:
+    """The key and the read of the run's `account_orders`: the churn snapshots and the
+    lookback, the one pass over the order lines the churn and margin detectors share."""
+    at_times = churn_instants(ctx)
+    lookback = lookback_bounds(ctx)
+    return ("account_orders", at_times, lookback), lambda c: account_orders(
+        c, ctx.org_id, at_times, lookback
+    )

@@ -44,6 +44,7 @@ from chanperf.models.source import (
     ChannelReactivation,
 )
 from chanperf.source.frames import frame, times
+from chanperf.source.indexes import by_time
 
 
 def _count_if(cond: Any) -> Any:
@@ -59,16 +60,21 @@ def detect_excessive_exceptions(conn: Connection, ctx: AnalysisContext) -> list[
     e = ChannelPolicyException.__table__
     exceptions = frame(
         conn,
-        select(
-            e.c.policy_key,
-            e.c.sku,
-            func.count().label("exceptions"),
-            _count_if(e.c.decision == ExceptionDecision.GRANTED.value).label("granted"),
-            _count_if(e.c.decision == ExceptionDecision.DENIED.value).label("denied"),
-            func.count(distinct(e.c.account_id)).label("accounts"),
-        )
-        .where(e.c.org_id == ctx.org_id, e.c.requested_at >= start, e.c.requested_at < end)
-        .group_by(e.c.policy_key, e.c.sku),
+        by_time(
+            conn,
+            select(
+                e.c.policy_key,
+                e.c.sku,
+                func.count().label("exceptions"),
+                _count_if(e.c.decision == ExceptionDecision.GRANTED.value).label("granted"),
+                _count_if(e.c.decision == ExceptionDecision.DENIED.value).label("denied"),
+                func.count(distinct(e.c.account_id)).label("accounts"),
+            )
+            .where(e.c.org_id == ctx.org_id, e.c.requested_at >= start, e.c.requested_at < end)
+            .group_by(e.c.policy_key, e.c.sku),
+            e,
+            e.c.requested_at,
+        ),
     )
     if exceptions.empty:
         return []
@@ -78,11 +84,26 @@ def detect_excessive_exceptions(conn: Connection, ctx: AnalysisContext) -> list[
     lines: dict[str, int] = {}
     if skus:
         rows = conn.execute(
-            select(o.c.sku, func.count()).where(*in_lookback, o.c.sku.in_(skus)).group_by(o.c.sku)
+            by_time(
+                conn,
+                select(o.c.sku, func.count())
+                .where(*in_lookback, o.c.sku.in_(skus))
+                .group_by(o.c.sku),
+                o,
+                o.c.ordered_at,
+            )
         )
         lines = {str(r[0]): int(r[1]) for r in rows}
     buyers = int(
-        conn.execute(select(func.count(distinct(o.c.account_id))).where(*in_lookback)).scalar() or 0
+        conn.execute(
+            by_time(
+                conn,
+                select(func.count(distinct(o.c.account_id))).where(*in_lookback),
+                o,
+                o.c.ordered_at,
+            )
+        ).scalar()
+        or 0
     )
 
     findings: list[Finding] = []
@@ -171,10 +192,15 @@ def _kit_counts(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     matured_before = ctx.end_utc - timedelta(days=window)
     rows = frame(
         conn,
-        select(ob.c.kit, ob.c.status, ob.c.started_at, ob.c.completed_at).where(
-            ob.c.org_id == ctx.org_id,
-            ob.c.started_at >= ctx.utc(ctx.period_start),
-            ob.c.started_at <= matured_before,
+        by_time(
+            conn,
+            select(ob.c.kit, ob.c.status, ob.c.started_at, ob.c.completed_at).where(
+                ob.c.org_id == ctx.org_id,
+                ob.c.started_at >= ctx.utc(ctx.period_start),
+                ob.c.started_at <= matured_before,
+            ),
+            ob,
+            ob.c.started_at,
         ),
     )
     if rows.empty:
@@ -195,18 +221,23 @@ def _strategy_counts(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     decided = (ReactivationStatus.WON.value, ReactivationStatus.LOST.value)
     return frame(
         conn,
-        select(
-            r.c.strategy.label("value"),
-            _count_if(r.c.status == ReactivationStatus.WON.value).label("x"),
-            func.count().label("n"),
-        )
-        .where(
-            r.c.org_id == ctx.org_id,
-            r.c.status.in_(decided),
-            r.c.resolved_at >= ctx.utc(ctx.period_start),
-            r.c.resolved_at < ctx.end_utc,
-        )
-        .group_by(r.c.strategy),
+        by_time(
+            conn,
+            select(
+                r.c.strategy.label("value"),
+                _count_if(r.c.status == ReactivationStatus.WON.value).label("x"),
+                func.count().label("n"),
+            )
+            .where(
+                r.c.org_id == ctx.org_id,
+                r.c.status.in_(decided),
+                r.c.resolved_at >= ctx.utc(ctx.period_start),
+                r.c.resolved_at < ctx.end_utc,
+            )
+            .group_by(r.c.strategy),
+            r,
+            r.c.resolved_at,
+        ),
     )
 
 

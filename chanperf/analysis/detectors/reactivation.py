@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, case, func, select
+from sqlalchemy.sql import Select
 
 from chanperf.analysis.context import AnalysisContext
 from chanperf.analysis.detectors.cohorts import (
@@ -38,6 +39,7 @@ from chanperf.analysis.findings import (
 )
 from chanperf.core.periods import DAY_SECONDS
 from chanperf.models.source import ChannelReactivation
+from chanperf.source.indexes import by_time
 
 POLICY = "reactivation"
 
@@ -258,13 +260,12 @@ def detect_compliance_drift(conn: Connection, ctx: AnalysisContext) -> list[Find
     r = ChannelReactivation.__table__
     start, end = lookback_bounds(ctx)
     over = r.c.discount_pct > Decimal(str(cap_value))
-    row: Any = conn.execute(
-        select(
-            func.count(),
-            func.sum(case((over, 1), else_=0)),
-            func.sum(case((over, r.c.discount_pct), else_=0)),
-        ).where(r.c.org_id == ctx.org_id, r.c.started_at >= start, r.c.started_at < end)
-    ).one()
+    query: Select[Any] = select(  # type: ignore[assignment]
+        func.count(),
+        func.sum(case((over, 1), else_=0)),
+        func.sum(case((over, r.c.discount_pct), else_=0)),
+    ).where(r.c.org_id == ctx.org_id, r.c.started_at >= start, r.c.started_at < end)
+    row: Any = conn.execute(by_time(conn, query, r, r.c.started_at)).one()
     total, over_cap, over_discount = row
     n, x = int(total or 0), int(over_cap or 0)
     if n == 0:

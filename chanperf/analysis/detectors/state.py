@@ -43,6 +43,7 @@ from chanperf.core.enums import AccountState
 from chanperf.core.stats import median_above, median_interval
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
 from chanperf.source.frames import frame, times
+from chanperf.source.indexes import by_time
 
 TARGETS = (AccountState.STALLED.value, AccountState.CHURNED.value)
 CHANNEL = "__channel__"  # group key of the channel-wide comparison (never a region code)
@@ -70,7 +71,7 @@ def analyze_state_flows(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
         )
         .group_by(t.c.from_state, t.c.to_state)
     )
-    flows = frame(conn, stmt)
+    flows = frame(conn, by_time(conn, stmt, t, t.c.transitioned_at))
     if flows.empty:
         return pd.DataFrame(columns=["from_state", "to_state", "transitions", "accounts", "share"])
     flows["transitions"] = flows["transitions"].astype(int)
@@ -107,12 +108,12 @@ def weekly_exposure(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     at_start["state"] = at_start["state"].astype(str)
     t = ChannelStateTransition.__table__
     a = ChannelAccount.__table__
-    moves = frame(
-        conn,
+    query = (
         select(t.c.account_id, a.c.region, t.c.to_state, t.c.transitioned_at, t.c.id)
         .select_from(t.join(a, and_(a.c.org_id == t.c.org_id, a.c.account_id == t.c.account_id)))
-        .where(t.c.org_id == ctx.org_id, t.c.transitioned_at >= start, t.c.transitioned_at < end),
+        .where(t.c.org_id == ctx.org_id, t.c.transitioned_at >= start, t.c.transitioned_at < end)
     )
+    moves = frame(conn, by_time(conn, query, t, t.c.transitioned_at))
     moves["transitioned_at"] = times(moves["transitioned_at"]).astype("datetime64[ns]")
     moves["to_state"] = moves["to_state"].astype(str)
     moves = moves.sort_values(["account_id", "transitioned_at", "id"], kind="stable")
