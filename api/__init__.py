@@ -12,6 +12,8 @@ from api.auth import register_auth
 from api.context import ServiceContext
 from api.docs import register_docs
 from api.errors import ChanperfApi, register_error_handlers
+from api.fields import IdConverter, id_schema
+from api.guard import register_guard
 from api.health import blp as health_blp
 from api.page import register_page
 from chanperf.core.settings import Settings
@@ -32,6 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        # No call to swagger.io's online validator: the page loads nothing from outside.
+        OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         JSON_SORT_KEYS=False,
     )
     if config:
@@ -39,8 +43,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = app.config.get("CHANPERF_SETTINGS") or Settings.from_env()
     app.extensions["chanperf"] = ServiceContext(settings)
 
+    app.url_map.converters["id"] = IdConverter  # before any route is added
     api = ChanperfApi(app)
+    api.register_converter(IdConverter, id_schema)
     register_error_handlers(app)
+    # Before authentication: a body refused unread costs nothing whoever sends it.
+    register_guard(app)
     api.register_blueprint(health_blp)
     register_auth(app, api)
     for blueprint in _feature_blueprints():

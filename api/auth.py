@@ -44,7 +44,12 @@ def _bearer_token() -> str | None:
 
 def authenticate() -> None:
     # No route matched: let it be the 404 it is (the routes are public in /openapi.json).
-    if not request.path.startswith(PROTECTED_PREFIX) or request.url_rule is None:
+    # OPTIONS only lists the methods (Allow): a browser's preflight carries no key.
+    if (
+        not request.path.startswith(PROTECTED_PREFIX)
+        or request.url_rule is None
+        or request.method == "OPTIONS"
+    ):
         return
     token = _bearer_token()
     if token is None:

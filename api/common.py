@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -40,3 +41,21 @@ def writing() -> Iterator[Session]:
 def yesterday() -> date:
     """The last complete day in the org's time zone (metrics exist for ended days only)."""
     return clock.yesterday(services().settings.tz)
+
+
+def page_headers(page: int, page_size: int, total: int) -> dict[str, str]:
+    """The X-Pagination header (api.schemas.PAGINATION_HEADERS) of one page of `total` items."""
+    last = max(1, -(-total // page_size))
+    meta: dict[str, int] = {
+        "total": total,
+        "total_pages": -(-total // page_size),
+        "first_page": 1,
+        "last_page": last,
+    }
+    if page <= last:
+        meta["page"] = page
+        if page > 1:
+            meta["previous_page"] = page - 1
+        if page < last:
+            meta["next_page"] = page + 1
+    return {"X-Pagination": json.dumps(meta)}

@@ -6,14 +6,15 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from flask_smorest.pagination import PaginationParameters
 
 from api.auth import requires
-from api.common import PREFIX, actor, org_id, reading, writing
+from api.common import PREFIX, actor, org_id, page_headers, reading, writing
 from api.schemas import (
+    PAGINATION_HEADERS,
     InsightActionSchema,
     InsightDetailSchema,
     InsightQuerySchema,
+    PageQuerySchema,
     PerformanceInsightSchema,
 )
 from chanperf.core.api_keys import Role
@@ -42,9 +43,9 @@ def _detail(session: Any, row: PerformanceInsight) -> dict[str, Any]:
 class Insights(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(InsightQuerySchema, location="query")
-    @blp.response(200, PerformanceInsightSchema(many=True))
-    @blp.paginate()
-    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, PerformanceInsightSchema(many=True), headers=PAGINATION_HEADERS)
+    def get(self, args: dict[str, Any], pages: dict[str, Any]) -> Any:
         """List insights, filtered and sorted, a page at a time."""
         flt = InsightFilter(
             types=args.get("type", ()),
@@ -61,14 +62,13 @@ class Insights(MethodView):
                 org_id(),
                 flt,
                 args.get("sort"),
-                offset=pagination_parameters.first_item,
-                limit=pagination_parameters.page_size,
+                offset=(pages["page"] - 1) * pages["page_size"],
+                limit=pages["page_size"],
             )
-        pagination_parameters.item_count = page.total
-        return page.items
+        return page.items, 200, page_headers(pages["page"], pages["page_size"], page.total)
 
 
-@blp.route("/insights/<int:insight_id>")
+@blp.route("/insights/<id:insight_id>")
 class Insight(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, InsightDetailSchema)
@@ -79,7 +79,7 @@ class Insight(MethodView):
             return _detail(session, get_insight(session, org_id(), insight_id))
 
 
-@blp.route("/insights/<int:insight_id>/action")
+@blp.route("/insights/<id:insight_id>/action")
 class InsightAction(MethodView):
     @requires(Role.ANALYST)
     @blp.arguments(InsightActionSchema)

@@ -7,11 +7,17 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from flask_smorest.pagination import PaginationParameters
 
 from api.auth import requires
-from api.common import PREFIX, actor, org_id, reading, writing
-from api.schemas import ApproveSchema, PolicyProposalSchema, ProposalQuerySchema, RejectSchema
+from api.common import PREFIX, actor, org_id, page_headers, reading, writing
+from api.schemas import (
+    PAGINATION_HEADERS,
+    ApproveSchema,
+    PageQuerySchema,
+    PolicyProposalSchema,
+    ProposalQuerySchema,
+    RejectSchema,
+)
 from chanperf.core.api_keys import Role
 from chanperf.core.enums import ProposalStatus
 from chanperf.proposals.queries import get_proposal, page_proposals, proposal_diff
@@ -35,9 +41,9 @@ def _statuses(values: list[str] | None) -> tuple[ProposalStatus, ...]:
 class Proposals(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(ProposalQuerySchema, location="query")
-    @blp.response(200, PolicyProposalSchema(many=True))
-    @blp.paginate()
-    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, PolicyProposalSchema(many=True), headers=PAGINATION_HEADERS)
+    def get(self, args: dict[str, Any], pages: dict[str, Any]) -> Any:
         """List proposals, pending review unless a status is asked for, newest first."""
         with reading() as session:
             page = page_proposals(
@@ -45,14 +51,13 @@ class Proposals(MethodView):
                 org_id(),
                 _statuses(args.get("status")),
                 args.get("policy"),
-                offset=pagination_parameters.first_item,
-                limit=pagination_parameters.page_size,
+                offset=(pages["page"] - 1) * pages["page_size"],
+                limit=pages["page_size"],
             )
-        pagination_parameters.item_count = page.total
-        return page.items
+        return page.items, 200, page_headers(pages["page"], pages["page_size"], page.total)
 
 
-@blp.route("/proposals/<int:proposal_id>")
+@blp.route("/proposals/<id:proposal_id>")
 class Proposal(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, PolicyProposalSchema)
@@ -63,7 +68,7 @@ class Proposal(MethodView):
             return get_proposal(session, org_id(), proposal_id)
 
 
-@blp.route("/proposals/<int:proposal_id>/diff")
+@blp.route("/proposals/<id:proposal_id>/diff")
 class ProposalDiff(MethodView):
     @requires(Role.VIEWER)
     @blp.response(200, content_type="text/x-diff", description="Unified diff, current → proposed")
@@ -84,7 +89,7 @@ class ProposalDiff(MethodView):
         return Response(text, mimetype="text/x-diff")
 
 
-@blp.route("/proposals/<int:proposal_id>/approve")
+@blp.route("/proposals/<id:proposal_id>/approve")
 class ApproveProposal(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(ApproveSchema)
@@ -99,7 +104,7 @@ class ApproveProposal(MethodView):
             return get_proposal(session, org_id(), proposal_id)
 
 
-@blp.route("/proposals/<int:proposal_id>/reject")
+@blp.route("/proposals/<id:proposal_id>/reject")
 class RejectProposal(MethodView):
     @requires(Role.APPROVER)
     @blp.arguments(RejectSchema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from api.fields import MAX_ID, Day, UtcDateTime
 from chanperf.core.enums import (
     Dimension,
     InsightStatus,
@@ -26,6 +27,20 @@ class QueryArgs(Schema):
     # Pagination parameters share the query string: leave them to their own schema.
     class Meta:
         unknown = EXCLUDE
+
+
+class PageQuerySchema(QueryArgs):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
+    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+
+PAGINATION_HEADERS = {
+    "X-Pagination": {
+        "description": "The page as a JSON object: total, total_pages, first_page, last_page, "
+        "page, previous_page and next_page (the last two when they exist).",
+        "schema": {"type": "string"},
+    }
+}
 
 
 # ---------------------------------------------------------------- insights
@@ -66,7 +81,7 @@ class ProposalSummarySchema(Schema):
     proposed_value = fields.Raw(allow_none=True)
     expected_impact = fields.String(allow_none=True)
     experiment_duration_days = fields.Integer(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(allow_none=True)
 
 
 class PerformanceInsightSchema(Schema):
@@ -90,12 +105,12 @@ class PerformanceInsightSchema(Schema):
     affected_policy = fields.String(allow_none=True)
     status = _enum(InsightStatus, required=True)
     reviewed_by = fields.String(allow_none=True)
-    reviewed_at = fields.DateTime(allow_none=True)
+    reviewed_at = UtcDateTime(allow_none=True)
     implementation_notes = fields.String(allow_none=True)
     analysis_period_start = fields.Date(allow_none=True)
     analysis_period_end = fields.Date(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(allow_none=True)
+    updated_at = UtcDateTime(allow_none=True)
     rule_id = fields.String(allow_none=True)
     detector = fields.String(allow_none=True)
     affected_sku = fields.String(allow_none=True)
@@ -103,8 +118,8 @@ class PerformanceInsightSchema(Schema):
     affected_value = fields.String(allow_none=True)
     effect_size = fields.Float(allow_none=True)
     occurrences = fields.Integer()
-    first_seen_at = fields.DateTime(allow_none=True)
-    last_seen_at = fields.DateTime(allow_none=True)
+    first_seen_at = UtcDateTime(allow_none=True)
+    last_seen_at = UtcDateTime(allow_none=True)
     status_reason = fields.String(allow_none=True)
     analysis_run_id = fields.Integer(allow_none=True)
 
@@ -153,21 +168,21 @@ class PolicyProposalSchema(ProposalSummarySchema):
     risk_assessment = fields.String(allow_none=True)
     experiment_plan = fields.Dict(allow_none=True)
     approved_by = fields.String(allow_none=True)
-    approved_at = fields.DateTime(allow_none=True)
+    approved_at = UtcDateTime(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
-    implemented_at = fields.DateTime(allow_none=True)
+    implemented_at = UtcDateTime(allow_none=True)
     implementation_results = fields.Dict(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    updated_at = UtcDateTime(allow_none=True)
     base_policy_version = fields.Integer(allow_none=True)
     policy_patch = fields.List(fields.Dict(), allow_none=True)
     current_policy = fields.Dict(required=True)
     proposed_policy = fields.Dict(required=True)
     requested_by = fields.String(allow_none=True)
-    submitted_at = fields.DateTime(allow_none=True)
+    submitted_at = UtcDateTime(allow_none=True)
     rejected_by = fields.String(allow_none=True)
-    rejected_at = fields.DateTime(allow_none=True)
+    rejected_at = UtcDateTime(allow_none=True)
     implemented_by = fields.String(allow_none=True)
-    results_checked_at = fields.DateTime(allow_none=True)
+    results_checked_at = UtcDateTime(allow_none=True)
 
 
 class ApproveSchema(Schema):
@@ -188,7 +203,7 @@ _MEASURE_FIELDS = {
 
 class MetricsQuerySchema(QueryArgs):
     period_type = _enum(PeriodType, load_default=PeriodType.WEEKLY)
-    as_of = fields.Date(metadata={"description": "Default: today in the org's time zone."})
+    as_of = Day(metadata={"description": "Default: today in the org's time zone."})
 
 
 # One stored period: the columns of channel_performance_metrics (docs/metrics.md), and for a
@@ -215,16 +230,19 @@ class LatestMetricsSchema(Schema):
 
 class HistoryQuerySchema(QueryArgs):
     period_type = _enum(PeriodType, load_default=PeriodType.DAILY)
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Day(data_key="from", metadata={"description": "Not after `to` (else 422)."})
+    to = Day()
     dimension = _enum(Dimension)
-    dimension_value = fields.String(validate=validate.Length(min=1, max=100))
+    dimension_value = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Only the cut with this value; needs `dimension` (else 422)."},
+    )
 
 
 class TrendQuerySchema(QueryArgs):
     days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=730))
     period_type = _enum(PeriodType, load_default=PeriodType.DAILY)
-    end = fields.Date(metadata={"description": "Default: yesterday in the org's time zone."})
+    end = Day(metadata={"description": "Default: yesterday in the org's time zone."})
 
 
 class TrendPointSchema(Schema):
@@ -248,7 +266,12 @@ class TrendDataSchema(Schema):
 
 
 class AnalysisRequestSchema(Schema):
-    as_of = fields.Date(metadata={"description": "Last day analysed (default: yesterday)."})
+    as_of = Day(
+        metadata={
+            "description": "Last day analysed (default: yesterday); not before the source's "
+            "first row (422)."
+        }
+    )
     rerun = fields.Boolean(
         load_default=False,
         metadata={"description": "Run again even if this day was already analysed."},
@@ -263,9 +286,9 @@ class JobSchema(Schema):
         required=True,
         metadata={"description": "queued, started, deferred, scheduled, finished, failed, stopped"},
     )
-    enqueued_at = fields.DateTime(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    ended_at = fields.DateTime(allow_none=True)
+    enqueued_at = UtcDateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    ended_at = UtcDateTime(allow_none=True)
     result = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
 
@@ -274,7 +297,7 @@ class JobSchema(Schema):
 
 
 class DashboardQuerySchema(QueryArgs):
-    as_of = fields.Date(metadata={"description": "Default: yesterday in the org's time zone."})
+    as_of = Day(metadata={"description": "Default: yesterday in the org's time zone."})
 
 
 class KpiCardSchema(Schema):
@@ -354,7 +377,7 @@ class PendingItemSchema(Schema):
     experiment_duration_days = fields.Integer(allow_none=True)
     experiment_verdict = fields.String(allow_none=True)
     insight_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(allow_none=True)
 
 
 class PendingSchema(Schema):
@@ -375,7 +398,7 @@ class ViewerSchema(Schema):
 class DashboardSchema(Schema):
     org_id = fields.Integer(required=True)
     as_of = fields.Date(required=True)
-    generated_at = fields.DateTime(required=True)
+    generated_at = UtcDateTime(required=True)
     title = fields.String(required=True)
     week = fields.Date(
         required=True,
@@ -397,8 +420,8 @@ class PolicyVersionSummarySchema(Schema):
     content_hash = fields.String(required=True)
     source = fields.String(required=True, metadata={"description": "recorded or file"})
     source_path = fields.String(allow_none=True)
-    loaded_at = fields.DateTime(allow_none=True)
-    applied_at = fields.DateTime(allow_none=True)
+    loaded_at = UtcDateTime(allow_none=True)
+    applied_at = UtcDateTime(allow_none=True)
     applied_by = fields.String(allow_none=True)
     proposal_id = fields.Integer(allow_none=True)
 

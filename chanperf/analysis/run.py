@@ -26,6 +26,7 @@ from chanperf.analysis.findings import Finding
 from chanperf.core.clock import utc_now, yesterday
 from chanperf.core.database import make_engine, session_factory
 from chanperf.core.enums import RunStatus
+from chanperf.core.errors import public_error
 from chanperf.core.settings import Settings
 from chanperf.insights.drafts import InsightDraft, build_insight_drafts
 from chanperf.insights.impact import impact_basis
@@ -216,7 +217,7 @@ def _record_failure(
                     started_at=started,
                     finished_at=utc_now(),
                     status=RunStatus.FAILED,
-                    error=f"{type(exc).__name__}: {exc}"[:10000],
+                    error=public_error(exc),
                 )
             )
     except Exception:  # the database itself may be what failed

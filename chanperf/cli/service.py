@@ -78,20 +78,67 @@ def scheduler(settings: Settings, org_ids: tuple[int, ...], print_only: bool) ->
     run_scheduler(settings.redis_url, settings.timezone, table)
 
 
+def gunicorn_args(
+    host: str, port: int, workers: int | None, threads: int, queued: bool
+) -> tuple[list[str], str | None]:
+    """gunicorn's command line, and a note for the operator when the queue decides it.
+
+    Without a queue (CHANPERF_REDIS_URL unset) an analysis runs in a background thread
+    of the server (chanperf.jobs.local) and its status lives in that process: one worker
+    process with threads, so every request reaches it.
+    """
+    note = None
+    if workers is None:
+        workers = 2 if queued else 1
+    elif workers > 1 and not queued:
+        note = (
+            f"--workers {workers} without CHANPERF_REDIS_URL: GET /jobs/{{id}} answers only in "
+            "the worker that runs the analysis until its run is stored; set a queue, or use 1."
+        )
+    args = [
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        APP_FACTORY,
+    ]
+    return args, note
+
+
 @click.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="0.0.0.0 to listen on every interface (behind a proxy or in a container).",
+)
 @click.option("--port", type=int, default=None, help="Default: CHANPERF_PORT (8024).")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes. Default: 2 with a queue, 1 without (see --threads).",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--dev", is_flag=True, help="Flask's development server even if gunicorn is there.")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int | None, workers: int, dev: bool) -> None:
+def serve(
+    settings: Settings, host: str, port: int | None, workers: int | None, threads: int, dev: bool
+) -> None:
     """Serve the REST API (gunicorn when installed, else Flask's server)."""
     port = port or settings.port
     # The server process builds its own Settings from the environment: what this command
     # was told (--database-url) reaches it there.
     env = {**os.environ, **settings.to_env()}
     if not dev and importlib.util.find_spec("gunicorn") is not None:
-        args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), APP_FACTORY]
+        args, note = gunicorn_args(host, port, workers, threads, bool(settings.redis_url))
+        if note:
+            click.echo(f"chanperf serve: {note}", err=True)
     else:
         args = ["flask", "--app", APP_FACTORY, "run", "--host", host, "--port", str(port)]
     os.execvpe(sys.executable, [sys.executable, "-m", *args], env)

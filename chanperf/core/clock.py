@@ -24,3 +24,8 @@ def as_utc(moment: datetime | None) -> datetime:
 def yesterday(tz: ZoneInfo) -> date:
     """Yesterday in the organisation's time zone: the last complete local day."""
     return datetime.now(tz).date() - timedelta(days=1)
+
+
+def today(tz: ZoneInfo) -> date:
+    """Today in the organisation's time zone (the latest day a request may name)."""
+    return datetime.now(tz).date()

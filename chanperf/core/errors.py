@@ -69,3 +69,27 @@ class ConflictError(ChanperfError):
 
 class PermissionDenied(ChanperfError):
     code = "forbidden"
+
+
+class JobFailed(ChanperfError):
+    """A background job failed; the message is `public_error` of the cause."""
+
+    code = "job_failed"
+
+
+def public_error(exc: BaseException) -> str:
+    """What a job record or an answer may say about `exc`: never a host, user, path or trace.
+
+    chanperf's own errors are written for the person who sent the input, so their first
+    line is kept; a database error says which kind it was; anything else only its type.
+    The whole error goes to the log, where the operator reads it.
+    """
+    if isinstance(exc, JobFailed):  # already public
+        return str(exc)
+    if isinstance(exc, ChanperfError):
+        first = str(exc).splitlines()[0] if str(exc) else exc.code
+        return f"{type(exc).__name__}: {first}"
+    module = type(exc).__module__
+    if module.startswith(("sqlalchemy", "pymysql", "sqlite3")):
+        return f"database error ({type(exc).__name__})"
+    return f"internal error ({type(exc).__name__})"

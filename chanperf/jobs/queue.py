@@ -105,8 +105,10 @@ def _info(job: Job) -> JobInfo:
     if status == JobStatus.FAILED:
         latest = job.latest_result()
         text = (latest.exc_string if latest else None) or ""
-        # The last line of the traceback is the message people can act on.
-        error = text.strip().splitlines()[-1] if text.strip() else "failed"
+        # The last line of the traceback is the message people can act on; jobs raise
+        # JobFailed with a public message (chanperf.jobs.tasks), shown without its module.
+        last = text.strip().splitlines()[-1] if text.strip() else "failed"
+        error = last.removeprefix("chanperf.core.errors.JobFailed: ")
     elif status == JobStatus.FINISHED:
         result = job.return_value()
     meta = dict(job.meta or {})
@@ -142,7 +144,7 @@ def enqueue_unique(
     try:
         return _enqueue_unique(connection, func, kwargs, job_id, org_id, kind, queue_name)
     except RedisError as exc:
-        raise QueueUnavailable(f"queue not reachable: {exc}") from exc
+        raise QueueUnavailable(f"queue not reachable ({type(exc).__name__})") from exc
 
 
 def _enqueue_unique(
@@ -188,7 +190,7 @@ def fetch_job(connection: Redis, job_id: str) -> JobInfo | None:
     except NoSuchJobError:
         return None
     except RedisError as exc:
-        raise QueueUnavailable(f"queue not reachable: {exc}") from exc
+        raise QueueUnavailable(f"queue not reachable ({type(exc).__name__})") from exc
 
 
 def current_job_id() -> str | None:

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from chanperf.core.clock import utc_now
 from chanperf.core.enums import RunStatus
 from chanperf.core.settings import Settings
+from chanperf.jobs import local
 from chanperf.jobs.queue import connect, enqueue_unique, fetch_job
 from chanperf.jobs.tasks import _run_result, run_analysis_job
 from chanperf.models.runs import AnalysisRun
@@ -54,7 +54,8 @@ def job_view(
 def submit_analysis(
     settings: Settings, org_id: int, as_of: date, rerun: bool = False
 ) -> tuple[dict[str, Any], bool]:
-    """Queue the analysis (or, with no Redis configured, run it here); returns (job, created)."""
+    """Queue the analysis (with no Redis configured, start it in a thread of this process);
+    returns (job, created)."""
     job_id = analysis_job_id(org_id, as_of, rerun)
     kwargs = {"org_id": org_id, "as_of_iso": as_of.isoformat(), "run_key": job_id}
     if settings.redis_url:
@@ -67,34 +68,11 @@ def submit_analysis(
             kind="analyze",
         )
         return _from_info(info, org_id), created
-    started = utc_now().replace(tzinfo=UTC)
-    try:
-        result = run_analysis_job(settings=settings, **kwargs)  # type: ignore[arg-type]
-    except Exception as exc:
-        # The failed run is recorded by the analysis itself; the caller sees a failed job.
-        log.exception("in-process analysis %s failed", job_id)
-        view = job_view(
-            job_id,
-            "failed",
-            org_id,
-            error=f"{type(exc).__name__}: {exc}".splitlines()[0],
-            enqueued_at=started,
-            started_at=started,
-            ended_at=utc_now().replace(tzinfo=UTC),
-        )
-        return view, True
-    ended = utc_now().replace(tzinfo=UTC)
-    return (
-        job_view(
-            job_id,
-            "finished",
-            org_id,
-            result=result,
-            enqueued_at=started,
-            started_at=started,
-            ended_at=ended,
-        ),
-        True,
+    # No queue: a thread of this process runs it (chanperf.jobs.local), never the request.
+    return local.start(
+        job_id,
+        job_view(job_id, "queued", org_id),
+        lambda: run_analysis_job(settings=settings, **kwargs),  # type: ignore[arg-type]
     )
 
 
@@ -113,7 +91,11 @@ def _from_info(info: Any, org_id: int) -> dict[str, Any]:
 
 
 def get_job(settings: Settings, session: Any, org_id: int, job_id: str) -> dict[str, Any] | None:
-    """A job of this org: from the queue while Redis keeps it, else from the analysis runs."""
+    """A job of this org: from the queue while Redis keeps it (or this process while it runs
+    the job), else from the analysis runs."""
+    here = local.get(job_id)
+    if here is not None and here["status"] in ("queued", "started", "failed"):
+        return here if here["org_id"] == org_id else None
     if settings.redis_url:
         info = fetch_job(connect(settings.redis_url), job_id)
         if info is not None:

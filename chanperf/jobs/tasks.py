@@ -26,6 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from chanperf.analysis.run import analyze
 from chanperf.core.database import make_engine, session_factory
 from chanperf.core.enums import RunStatus
+from chanperf.core.errors import JobFailed, public_error
 from chanperf.core.periods import local_midnight_utc
 from chanperf.core.settings import Settings
 from chanperf.experiments.results import check_experiment_results
@@ -45,6 +46,12 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_transient_only(func: F) -> F:
+    """Retry (RQ's Retry) only what may work later; fail with a public message.
+
+    The job record (RQ's, read by GET /jobs/{id}) keeps only `public_error`: a driver's
+    message names hosts and users. The whole error goes to the worker's log.
+    """
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -52,7 +59,8 @@ def retry_transient_only(func: F) -> F:
         except Exception as exc:
             if not is_transient(exc):
                 give_up_retries()
-            raise
+            log.exception("job %s failed", func.__name__)
+            raise JobFailed(public_error(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 

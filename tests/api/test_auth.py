@@ -196,7 +196,7 @@ def test_identity_comes_from_the_key_never_the_body(client, keys, seeded, sessio
         headers=keys.header("analyst"),
     )
     assert r.status_code == 422
-    assert "reviewed_by" in error_of(r)["errors"]["json"]
+    assert "reviewed_by" in error_of(r)["errors"]
     r = client.post(url, json={"action": "review"}, headers=keys.header("analyst"))
     assert r.status_code == 200 and r.get_json()["reviewed_by"] == "analyst-ana"
     r = client.post(

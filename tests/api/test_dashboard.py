@@ -128,4 +128,4 @@ def test_a_sunday_shows_its_own_week(client, keys, data):
 
 def test_bad_as_of_is_422(client, keys):
     r = client.get(f"{PREFIX}/dashboard?as_of=ontem", headers=keys.header())
-    assert r.status_code == 422 and "as_of" in r.get_json()["errors"]["query"]
+    assert r.status_code == 422 and "as_of" in r.get_json()["errors"]

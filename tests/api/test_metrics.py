@@ -104,4 +104,4 @@ def test_trend_errors(client, keys):
     r = client.get(f"{PREFIX}/trends/happiness", headers=keys.header())
     assert r.status_code == 404 and "happiness" in error_of(r)["message"]
     r = client.get(f"{PREFIX}/trends/onboarding_rate?days=0", headers=keys.header())
-    assert r.status_code == 422 and "days" in error_of(r)["errors"]["query"]
+    assert r.status_code == 422 and "days" in error_of(r)["errors"]

@@ -98,7 +98,9 @@ def test_same_id_is_not_queued_twice_and_a_failed_one_can_be_queued_again():
     enqueue_unique(redis, fails_permanently, {}, job_id="f-1", org_id=1, kind="t")
     SimpleWorker([queue], connection=redis).work(burst=True)
     failed = fetch_job(redis, "f-1")
-    assert failed is not None and failed.status == "failed" and "a bug" in (failed.error or "")
+    # The record says what kind of failure it was, never its text (it may name hosts).
+    assert failed is not None and failed.status == "failed"
+    assert failed.error == "internal error (ValueError)"
     _, requeued = enqueue_unique(redis, ok_job, {"org_id": 1}, job_id="f-1", org_id=1, kind="t")
     assert requeued
 
