@@ -41,9 +41,7 @@ def finished(client, keys, location: str) -> dict:
     return client.get(location, headers=keys.header("viewer")).get_json()
 
 
-def test_without_redis_the_analysis_runs_in_a_thread_and_the_job_endpoint_follows_it(
-    client, keys
-):
+def test_without_redis_the_analysis_runs_in_a_thread_and_the_job_endpoint_follows_it(client, keys):
     h = keys.header("analyst")
     r = client.post(f"{PREFIX}/analyze", json={"as_of": "2026-11-19"}, headers=h)
     assert r.status_code == 202, r.get_json()
@@ -58,8 +56,9 @@ def test_without_redis_the_analysis_runs_in_a_thread_and_the_job_endpoint_follow
 
     again = client.post(f"{PREFIX}/analyze", json={"as_of": "2026-11-19"}, headers=h)
     assert again.get_json()["id"] == job["id"]
-    assert finished(client, keys, again.headers["Location"])["result"]["run_id"] == (
-        status["result"]["run_id"]
+    assert (
+        finished(client, keys, again.headers["Location"])["result"]["run_id"]
+        == (status["result"]["run_id"])
     )
     rerun = client.post(f"{PREFIX}/analyze", json={"as_of": "2026-11-19", "rerun": True}, headers=h)
     assert rerun.get_json()["id"].startswith("analyze-1-2026-11-19-r")
