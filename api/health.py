@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import text
+from sqlalchemy import inspect
 
 import chanperf
 from api.context import services
 from chanperf.jobs.queue import queue_reachable
+from chanperf.models.performance import (
+    PerformanceInsight,
+    PerformanceMetric,
+    PolicyProposal,
+    SegmentMetric,
+)
+from chanperf.models.runs import AnalysisRun, PolicyVersion
 
+log = logging.getLogger(__name__)
 blp = Blueprint("health", __name__, description="Service information and health")
+# chanperf's own tables: without them no /v1 route can answer.
+SERVICE_TABLES = frozenset(
+    str(m.__tablename__)
+    for m in (
+        PerformanceMetric,
+        SegmentMetric,
+        PerformanceInsight,
+        PolicyProposal,
+        PolicyVersion,
+        AnalysisRun,
+    )
+)
 
 
 class ServiceInfoSchema(Schema):
@@ -29,7 +50,10 @@ class HealthSchema(Schema):
 
 class ReadySchema(Schema):
     status = fields.String(required=True, metadata={"description": "ready or not_ready"})
-    database = fields.String(required=True)
+    database = fields.String(
+        required=True,
+        metadata={"description": "ok, missing_tables (run `chanperf db upgrade`) or error"},
+    )
     queue = fields.String(required=True, metadata={"description": "ok, error or disabled"})
 
 
@@ -59,13 +83,17 @@ class Ready(MethodView):
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="A dependency is unreachable")
     def get(self) -> Any:
-        """Readiness: the database answers, and the queue too when one is configured."""
+        """Readiness: the database answers and holds chanperf's tables, and the queue answers
+        when one is configured."""
         ctx = services()
         database = queue = "ok"
         try:
             with ctx.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                present = set(inspect(conn).get_table_names())
+            if not present >= SERVICE_TABLES:
+                database = "missing_tables"
         except Exception:
+            log.warning("readiness: the database is unreachable", exc_info=True)
             database = "error"
         if not ctx.settings.redis_url:
             queue = "disabled"

@@ -92,14 +92,15 @@ class ProposalDiff(MethodView):
 @blp.route("/proposals/<id:proposal_id>/approve")
 class ApproveProposal(MethodView):
     @requires(Role.APPROVER)
-    @blp.arguments(ApproveSchema)
+    @blp.arguments(ApproveSchema, required=False)
     @blp.response(200, PolicyProposalSchema)
     @blp.doc(responses=REVIEW_ERRORS)
-    def post(self, _body: dict[str, Any], proposal_id: int) -> Any:
-        """Approve a pending proposal; the approver is the API key's name."""
+    def post(self, body: dict[str, Any], proposal_id: int) -> Any:
+        """Approve a pending proposal (the body, with its comment, is optional); the approver is
+        the API key's name."""
 
         with writing() as session:
-            approve_proposal(session, org_id(), proposal_id, actor())
+            approve_proposal(session, org_id(), proposal_id, actor(), comment=body.get("comment"))
         with reading() as session:
             return get_proposal(session, org_id(), proposal_id)
 

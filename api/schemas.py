@@ -181,12 +181,16 @@ class PolicyProposalSchema(ProposalSummarySchema):
     submitted_at = UtcDateTime(allow_none=True)
     rejected_by = fields.String(allow_none=True)
     rejected_at = UtcDateTime(allow_none=True)
+    approval_comment = fields.String(allow_none=True)
     implemented_by = fields.String(allow_none=True)
     results_checked_at = UtcDateTime(allow_none=True)
 
 
 class ApproveSchema(Schema):
-    comment = fields.String(validate=validate.Length(max=2000))
+    comment = fields.String(
+        validate=validate.Length(max=2000),
+        metadata={"description": "Kept as the proposal's approval_comment."},
+    )
 
 
 class RejectSchema(Schema):

@@ -264,6 +264,7 @@ CREATE TABLE IF NOT EXISTS channel_policy_proposals (
   submitted_at             DATETIME     NULL,
   rejected_by              VARCHAR(100) NULL,
   rejected_at              DATETIME     NULL,
+  approval_comment         TEXT         NULL,
   implemented_by           VARCHAR(100) NULL,
   results_checked_at       DATETIME     NULL,
   created_at               DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,

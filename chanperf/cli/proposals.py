@@ -77,13 +77,16 @@ def proposals_diff(settings: Settings, proposal_id: int, org_id: int) -> None:
 @proposals_group.command("approve")
 @click.argument("proposal_id", type=int)
 @click.option("--as", "actor", required=True, help="Who approves (not the requester).")
+@click.option("--comment", default=None, help="Why (kept with the proposal).")
 @org_option()
 @click.pass_obj
 @handle_errors
-def proposals_approve(settings: Settings, proposal_id: int, actor: str, org_id: int) -> None:
+def proposals_approve(
+    settings: Settings, proposal_id: int, actor: str, comment: str | None, org_id: int
+) -> None:
     """Approve a proposal waiting for review."""
     with transaction(settings) as session:
-        p = approve_proposal(session, org_id, proposal_id, actor)
+        p = approve_proposal(session, org_id, proposal_id, actor, comment=comment)
         click.echo(f"proposal {p.id} approved by {p.approved_by} at {p.approved_at}")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from chanperf.analysis.findings import Finding
+from chanperf.core.ptbr import br_number
 from chanperf.models.source import ChannelOrder
 
 DAYS_PER_MONTH = 30.44
@@ -79,9 +80,9 @@ def _gain(
     per_month = n / _months(f) * effect
     money = per_month * basis.revenue_per_account_month
     notes = [
-        f"{n} contas no período analisado ({_months(f):.1f} meses)",
-        f"efeito de {effect * 100:.1f} p.p. sobre {what}",
-        f"receita média de R$ {basis.revenue_per_account_month:,.2f} por conta ativa por mês",
+        f"{n} contas no período analisado ({br_number(_months(f), 1)} meses)",
+        f"efeito de {br_number(effect * 100, 1)} p.p. sobre {what}",
+        f"receita média de R$ {br_number(basis.revenue_per_account_month, 2)} por conta ativa por mês",
         "valor mensal acumula a cada mês em que a situação continua",
     ]
     return n, money, notes
@@ -101,9 +102,9 @@ def _onboarding_target(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
     late_days = abs(float(getattr(f, "gap", None) or f.effect or 0.0))
     money = n / _months(f) * late_days / DAYS_PER_MONTH * basis.revenue_per_account_month
     notes = (
-        f"{n} onboardings no período analisado ({_months(f):.1f} meses)",
-        f"cada ativação chega {late_days:.0f} dias depois do máximo da política",
-        f"receita média de R$ {basis.revenue_per_account_month:,.2f} por conta ativa por mês",
+        f"{n} onboardings no período analisado ({br_number(_months(f), 1)} meses)",
+        f"cada ativação chega {br_number(late_days, 0)} dias depois do máximo da política",
+        f"receita média de R$ {br_number(basis.revenue_per_account_month, 2)} por conta ativa por mês",
     )
     return ImpactEstimate(n, money, "lost_revenue", notes, basis.currency)
 
@@ -113,7 +114,7 @@ def _discount(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
     cost = getattr(f, "cost_difference", None)
     if cost is not None:
         money += float(cost)
-        notes.append(f"inclui R$ {float(cost):,.2f}/mês de custo adicional de desconto")
+        notes.append(f"inclui R$ {br_number(float(cost), 2)}/mês de custo adicional de desconto")
     return ImpactEstimate(n, money, "lost_revenue", tuple(notes), basis.currency)
 
 
@@ -198,8 +199,8 @@ def _misalignment(f: Finding, basis: ImpactBasis) -> ImpactEstimate:
     if revenue is not None and margin is not None and min_margin is not None:
         shortfall = max(float(min_margin) - float(margin), 0.0) * float(revenue) / _months(f)
         notes = (
-            f"receita de R$ {float(revenue):,.2f} no período",
-            f"margem {float(margin) * 100:.1f}% vs mínimo {float(min_margin) * 100:.1f}%",
+            f"receita de R$ {br_number(float(revenue), 2)} no período",
+            f"margem {br_number(float(margin) * 100, 1)}% vs mínimo {br_number(float(min_margin) * 100, 1)}%",
         )
         return ImpactEstimate(int(f.n or 0), shortfall, "margin_shortfall", notes, basis.currency)
     return _rate_gap(f, basis, "a participação das regiões prioritárias", f.n)

@@ -115,10 +115,12 @@ def _conditions(org_id: int, flt: InsightFilter) -> list[ColumnElement[bool]]:
         where.append(t.status.in_(list(flt.statuses)))
     if flt.categories:
         where.append(t.category.in_(list(flt.categories)))
+    # Names compare without case on both backends (MariaDB's collation already does;
+    # SQLite's = does not): region=Norte finds NORTE.
     if flt.region:
-        where.append(t.affected_region == flt.region)
+        where.append(func.lower(t.affected_region) == flt.region.lower())
     if flt.segment:
-        where.append(t.affected_segment == flt.segment)
+        where.append(func.lower(t.affected_segment) == flt.segment.lower())
     if flt.period:
         start, end = flt.period
         where.append(t.analysis_period_start <= end)

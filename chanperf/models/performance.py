@@ -262,6 +262,7 @@ class PolicyProposal(Timestamps, Base):
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     rejected_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    approval_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     implemented_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     results_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 

@@ -6,6 +6,7 @@ has recorded yet (a fresh install) is shown from the shipped file, marked so.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -17,12 +18,17 @@ from chanperf.models.runs import PolicyVersion
 from chanperf.policies.load import Policy, load_policies
 
 
+def _file_name(path: str | None) -> str | None:
+    """The policy file's name in the policy folder: where the server keeps it is its own."""
+    return Path(path).name if path else None
+
+
 def _version(row: PolicyVersion) -> dict[str, Any]:
     return {
         "version": row.version,
         "content_hash": row.content_hash,
         "source": "recorded",
-        "source_path": row.source_path,
+        "source_path": _file_name(row.source_path),
         "loaded_at": row.loaded_at,
         "applied_at": row.applied_at,
         "applied_by": row.applied_by,
@@ -36,7 +42,7 @@ def _from_file(policy: Policy) -> dict[str, Any]:
         "version": policy.version,
         "content_hash": policy.content_hash,
         "source": "file",
-        "source_path": policy.source_path,
+        "source_path": _file_name(policy.source_path),
         "loaded_at": None,
         "applied_at": None,
         "applied_by": None,

@@ -22,7 +22,7 @@ from chanperf.policies.files import _plain, apply_to_text, atomic_write, load_te
 from chanperf.policies.load import PolicySet, load_policies
 from chanperf.policies.versions import record_versions
 from chanperf.proposals.queries import get_proposal
-from chanperf.proposals.workflow import SYSTEM_ACTOR, require_actor
+from chanperf.proposals.workflow import SYSTEM_ACTOR, move, require_actor
 
 _MISSING = object()
 
@@ -53,7 +53,7 @@ def apply_proposal(
     refused flush leaves the file alone.
     """
     actor = require_actor(actor or SYSTEM_ACTOR)
-    row = get_proposal(session, org_id, proposal_id, for_update=True)
+    row = get_proposal(session, org_id, proposal_id)
     if row.status != ProposalStatus.APPROVED:
         raise ConflictError(
             f"proposal {proposal_id} is {row.status.value}; only APPROVED is applied"
@@ -89,15 +89,19 @@ def apply_proposal(
                 version=new_version,
                 document=new_policy.document,
                 content_hash=new_policy.content_hash,
-                source_path=str(path),
+                source_path=path.name,
                 applied_at=when,
                 applied_by=actor,
                 proposal_id=row.id,
             )
             session.add(version)
-            row.status = ProposalStatus.IMPLEMENTED
-            row.implemented_at = when
-            row.implemented_by = actor
+            # The status moves by compare-and-set: of two applies racing, one moves it.
+            values = {
+                "status": ProposalStatus.IMPLEMENTED,
+                "implemented_at": when,
+                "implemented_by": actor,
+            }
+            row = move(session, org_id, proposal_id, ProposalStatus.APPROVED, values, "applied")
             session.flush()
     except IntegrityError as exc:
         raise ConflictError(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chanperf.core import ptbr
 from chanperf.core.enums import SuggestedAction
 from chanperf.core.settings import REPO_ROOT
 from chanperf.experiments.design import (
@@ -228,7 +229,7 @@ def calculate_expected_impact(proposal: ProposalSpec) -> dict[str, Any] | None:
         },
         "assumptions": [
             "Taxas de controle e tratamento observadas onde cada opção foi aplicada (dados observacionais).",
-            f"Apenas {share:.0%} da população é afetada pela mudança; o restante mantém a taxa atual.",
+            f"Apenas {ptbr.percent(share)} da população é afetada pela mudança; o restante mantém a taxa atual.",
         ],
     }
 

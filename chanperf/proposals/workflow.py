@@ -1,19 +1,22 @@
 """Review of a proposal: DRAFT -> PENDING_REVIEW -> APPROVED | REJECTED.
 
 Analysis creates proposals directly in PENDING_REVIEW, requested by SYSTEM_ACTOR: there
-is nothing left for a person to draft. Every function takes the caller's session and
-flushes; the caller commits."""
+is nothing left for a person to draft. Every transition is one compare-and-set UPDATE
+(`move`); every function takes the caller's session, and the caller commits."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from chanperf.core.clock import as_utc
 from chanperf.core.enums import ProposalStatus
 from chanperf.core.errors import (
     ConflictError,
+    NotFoundError,
     PermissionDenied,
     Problem,
     ValidationError,
@@ -30,42 +33,77 @@ def require_actor(actor: str | None, name: str = "actor") -> str:
     return actor.strip()
 
 
+def move(
+    session: Session,
+    org_id: int,
+    proposal_id: int,
+    source: ProposalStatus,
+    values: dict[str, Any],
+    verb: str,
+) -> PolicyProposal:
+    """One compare-and-set: `UPDATE ... WHERE id AND status = source`; its row count decides.
+
+    Two reviewers racing on either backend: one UPDATE moves the row, the other moves
+    nothing and answers 409 with the status the winner left. Never a read, then a write.
+    """
+    t = PolicyProposal
+    result = session.execute(
+        update(t)
+        .where(t.id == proposal_id, t.org_id == org_id, t.status == source)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    moved = cast(CursorResult[Any], result).rowcount
+    row = session.scalars(
+        select(t)
+        .where(t.id == proposal_id, t.org_id == org_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"proposal {proposal_id} not found")
+    if not moved:
+        raise ConflictError(
+            f"proposal {proposal_id} is {row.status.value}; only {source.value} can be {verb}"
+        )
+    return row
+
+
 def submit_for_review(
     session: Session, org_id: int, proposal_id: int, actor: str, now: datetime | None = None
 ) -> PolicyProposal:
     actor = require_actor(actor)
-    row = get_proposal(session, org_id, proposal_id, for_update=True)
-    if row.status != ProposalStatus.DRAFT:
-        raise ConflictError(
-            f"proposal {proposal_id} is {row.status.value}; only a DRAFT is submitted"
-        )
-    row.status = ProposalStatus.PENDING_REVIEW
-    row.requested_by = row.requested_by or actor
-    row.submitted_at = as_utc(now)
-    session.flush()
-    return row
+    values = {
+        "status": ProposalStatus.PENDING_REVIEW,
+        "requested_by": func.coalesce(PolicyProposal.requested_by, actor),
+        "submitted_at": as_utc(now),
+    }
+    return move(session, org_id, proposal_id, ProposalStatus.DRAFT, values, "submitted")
 
 
-def _decidable(row: PolicyProposal, actor: str, verb: str) -> None:
-    if row.status != ProposalStatus.PENDING_REVIEW:
-        raise ConflictError(
-            f"proposal {row.id} is {row.status.value}; only PENDING_REVIEW can be {verb}"
-        )
+def _not_own(session: Session, org_id: int, proposal_id: int, actor: str) -> None:
+    """Nobody reviews what they requested (requested_by never changes after submission)."""
+    row = get_proposal(session, org_id, proposal_id)
     if row.requested_by and row.requested_by.strip().casefold() == actor.casefold():
         raise PermissionDenied(f"{actor} requested proposal {row.id} and cannot review it")
 
 
 def approve_proposal(
-    session: Session, org_id: int, proposal_id: int, actor: str, now: datetime | None = None
+    session: Session,
+    org_id: int,
+    proposal_id: int,
+    actor: str,
+    now: datetime | None = None,
+    comment: str | None = None,
 ) -> PolicyProposal:
     actor = require_actor(actor)
-    row = get_proposal(session, org_id, proposal_id, for_update=True)
-    _decidable(row, actor, "approved")
-    row.status = ProposalStatus.APPROVED
-    row.approved_by = actor
-    row.approved_at = as_utc(now)
-    session.flush()
-    return row
+    _not_own(session, org_id, proposal_id, actor)
+    values: dict[str, Any] = {
+        "status": ProposalStatus.APPROVED,
+        "approved_by": actor,
+        "approved_at": as_utc(now),
+        "approval_comment": comment.strip() if comment and comment.strip() else None,
+    }
+    return move(session, org_id, proposal_id, ProposalStatus.PENDING_REVIEW, values, "approved")
 
 
 def reject_proposal(
@@ -79,11 +117,11 @@ def reject_proposal(
     actor = require_actor(actor)
     if reason is None or not reason.strip():
         raise ValidationError([Problem("reason", "a rejection needs a reason", field="reason")])
-    row = get_proposal(session, org_id, proposal_id, for_update=True)
-    _decidable(row, actor, "rejected")
-    row.status = ProposalStatus.REJECTED
-    row.rejected_by = actor
-    row.rejected_at = as_utc(now)
-    row.rejection_reason = reason.strip()
-    session.flush()
-    return row
+    _not_own(session, org_id, proposal_id, actor)
+    values = {
+        "status": ProposalStatus.REJECTED,
+        "rejected_by": actor,
+        "rejected_at": as_utc(now),
+        "rejection_reason": reason.strip(),
+    }
+    return move(session, org_id, proposal_id, ProposalStatus.PENDING_REVIEW, values, "rejected")

@@ -1,0 +1,28 @@
+"""What an approver wrote when approving a proposal (POST /proposals/{id}/approve `comment`).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("channel_policy_proposals") as batch:
+        batch.add_column(sa.Column("approval_comment", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("channel_policy_proposals") as batch:
+        batch.drop_column("approval_comment")
