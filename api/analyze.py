@@ -6,9 +6,10 @@ from datetime import date
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api.auth import requires
+from api.blueprint import Blueprint
 from api.common import PREFIX, org_id, reading, yesterday
 from api.context import services
 from api.schemas import AnalysisRequestSchema, JobSchema

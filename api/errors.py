@@ -104,6 +104,8 @@ def register_error_handlers(app: Flask) -> None:
         code = next(status for cls, status in STATUS_OF if isinstance(exc, cls))
         errors = dict(exc.by_field()) if isinstance(exc, ValidationError) else {}
         message = str(exc).splitlines()[0] if str(exc) else exc.code
+        if errors:  # the same message webargs' 422s get: which fields
+            message = "invalid " + ", ".join(sorted(errors))
         if code >= 500:
             log.error("%s: %s", type(exc).__name__, exc)
             message = HTTPStatus(code).phrase

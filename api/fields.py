@@ -44,7 +44,9 @@ class Day(fields.Date):
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = dict(kwargs.pop("metadata", {}))
-        note = f"From {EARLIEST_DAY.isoformat()} to today in the organisation's time zone."
+        note = (
+            f"From {EARLIEST_DAY.isoformat()} to today in the organisation's time zone (else 422)."
+        )
         metadata["description"] = f"{metadata.get('description', '')} {note}".strip()
         super().__init__(metadata=metadata, **kwargs)
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import requires
+from api.blueprint import Blueprint
 from api.common import PREFIX, actor, org_id, page_headers, reading, writing
 from api.schemas import (
     PAGINATION_HEADERS,
     InsightActionSchema,
     InsightDetailSchema,
     InsightQuerySchema,
-    PageQuerySchema,
     PerformanceInsightSchema,
 )
 from chanperf.core.api_keys import Role
@@ -43,9 +42,8 @@ def _detail(session: Any, row: PerformanceInsight) -> dict[str, Any]:
 class Insights(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(InsightQuerySchema, location="query")
-    @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, PerformanceInsightSchema(many=True), headers=PAGINATION_HEADERS)
-    def get(self, args: dict[str, Any], pages: dict[str, Any]) -> Any:
+    def get(self, args: dict[str, Any]) -> Any:
         """List insights, filtered and sorted, a page at a time."""
         flt = InsightFilter(
             types=args.get("type", ()),
@@ -62,10 +60,10 @@ class Insights(MethodView):
                 org_id(),
                 flt,
                 args.get("sort"),
-                offset=(pages["page"] - 1) * pages["page_size"],
-                limit=pages["page_size"],
+                offset=(args["page"] - 1) * args["page_size"],
+                limit=args["page_size"],
             )
-        return page.items, 200, page_headers(pages["page"], pages["page_size"], page.total)
+        return page.items, 200, page_headers(args["page"], args["page_size"], page.total)
 
 
 @blp.route("/insights/<id:insight_id>")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import requires
+from api.blueprint import Blueprint
 from api.common import PREFIX, org_id, reading
 from api.context import services
 from api.schemas import PolicyDetailSchema, PolicySummarySchema

@@ -6,14 +6,13 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import requires
+from api.blueprint import Blueprint
 from api.common import PREFIX, actor, org_id, page_headers, reading, writing
 from api.schemas import (
     PAGINATION_HEADERS,
     ApproveSchema,
-    PageQuerySchema,
     PolicyProposalSchema,
     ProposalQuerySchema,
     RejectSchema,
@@ -41,9 +40,8 @@ def _statuses(values: list[str] | None) -> tuple[ProposalStatus, ...]:
 class Proposals(MethodView):
     @requires(Role.VIEWER)
     @blp.arguments(ProposalQuerySchema, location="query")
-    @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, PolicyProposalSchema(many=True), headers=PAGINATION_HEADERS)
-    def get(self, args: dict[str, Any], pages: dict[str, Any]) -> Any:
+    def get(self, args: dict[str, Any]) -> Any:
         """List proposals, pending review unless a status is asked for, newest first."""
         with reading() as session:
             page = page_proposals(
@@ -51,10 +49,10 @@ class Proposals(MethodView):
                 org_id(),
                 _statuses(args.get("status")),
                 args.get("policy"),
-                offset=(pages["page"] - 1) * pages["page_size"],
-                limit=pages["page_size"],
+                offset=(args["page"] - 1) * args["page_size"],
+                limit=args["page_size"],
             )
-        return page.items, 200, page_headers(pages["page"], pages["page_size"], page.total)
+        return page.items, 200, page_headers(args["page"], args["page_size"], page.total)
 
 
 @blp.route("/proposals/<id:proposal_id>")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from api.fields import MAX_ID, Day, UtcDateTime
 from chanperf.core.enums import (
@@ -24,9 +24,10 @@ def _enum(enum: type, **kwargs: object) -> fields.Enum:
 
 
 class QueryArgs(Schema):
-    # Pagination parameters share the query string: leave them to their own schema.
+    # A parameter the operation does not know is refused (422 naming it): `regoin=X` is a
+    # typo to report, not a filter to drop silently.
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
 
 
 class PageQuerySchema(QueryArgs):
@@ -45,8 +46,13 @@ PAGINATION_HEADERS = {
 
 # ---------------------------------------------------------------- insights
 
+_DAY = r"\d{4}-\d{2}-\d{2}"
+PERIOD_PATTERN = rf"^({_DAY}(\.\.{_DAY})?|\d{{4}}-W\d{{2}}|\d{{4}}-\d{{2}})$"
+_SORT_KEY = r"-?(severity|created_at|last_seen_at|occurrences|effect_size|id)"
+SORT_PATTERN = rf"^{_SORT_KEY}(,{_SORT_KEY})*$"
 
-class InsightQuerySchema(QueryArgs):
+
+class InsightQuerySchema(PageQuerySchema):
     type = fields.List(
         _enum(InsightType), metadata={"description": "Repeat to match any of several."}
     )
@@ -56,13 +62,15 @@ class InsightQuerySchema(QueryArgs):
     region = fields.String(validate=validate.Length(min=1, max=50))
     segment = fields.String(validate=validate.Length(min=1, max=100))
     period = fields.String(
+        validate=validate.Regexp(PERIOD_PATTERN),
         metadata={
             "description": "Insights whose analysed period overlaps: YYYY-MM-DD, YYYY-Www, "
-            "YYYY-MM or YYYY-MM-DD..YYYY-MM-DD"
-        }
+            "YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (a date that does not exist: 422)"
+        },
     )
     sort = fields.String(
         load_default=None,
+        validate=validate.Regexp(SORT_PATTERN),
         metadata={
             "description": "Comma-separated keys, `-` for descending: severity, created_at, "
             "last_seen_at, occurrences, effect_size, id (default -severity,-id)"
@@ -138,18 +146,21 @@ class InsightActionSchema(Schema):
     )
     reason = fields.String(
         validate=validate.Length(min=1, max=2000),
-        metadata={"description": "Why; required to dismiss (a dismissed insight stays quiet)."},
+        metadata={
+            "description": "Why; required, not blank, to dismiss (else 422): a dismissed "
+            "insight stays quiet."
+        },
     )
     implementation_notes = fields.String(
         validate=validate.Length(min=1, max=10000),
-        metadata={"description": "What was done; required to implement."},
+        metadata={"description": "What was done; required, not blank, to implement (else 422)."},
     )
 
 
 # ---------------------------------------------------------------- proposals
 
 
-class ProposalQuerySchema(QueryArgs):
+class ProposalQuerySchema(PageQuerySchema):
     status = fields.List(
         fields.String(validate=validate.OneOf([s.value for s in ProposalStatus] + ["ALL"])),
         metadata={
@@ -194,7 +205,11 @@ class ApproveSchema(Schema):
 
 
 class RejectSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "Why; not blank (else 422)."},
+    )
 
 
 # ---------------------------------------------------------------- metrics
