@@ -107,7 +107,9 @@ def test_every_operation_does_what_the_contract_says(case: Any) -> None:
         named = set(response.json()["errors"])
         documented = _documented_rules(case)
         undocumented = sorted(
-            f for f in named if "422" not in documented.get(f, "") and "today" not in documented.get(f, "")
+            f
+            for f in named
+            if "422" not in documented.get(f, "") and "today" not in documented.get(f, "")
         )
         assert not undocumented, (
             f"{case.method} {case.path}: a schema-valid request answered 422 on {undocumented}, "
