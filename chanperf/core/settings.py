@@ -13,14 +13,23 @@ from platformdirs import user_data_dir
 
 from chanperf.core.errors import ConfigError
 
-# The repository checkout holds the shipped policy and rule packs next to the package.
+# The source checkout (tests, benchmarks and scripts use it). Installed from a wheel this
+# names site-packages' parent, so nothing in the package reads files through it.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The default policy and rule packs, packaged with chanperf (chanperf/packs/policies and
+# chanperf/packs/rules are links to the repository's policies/ and rules/, which setuptools
+# copies into the wheel as plain files).
+PACKAGED_PACKS = Path(__file__).resolve().parents[1] / "packs"
 
 # Settings that may carry a password: each is read from CHANPERF_<NAME> or from the file
 # that CHANPERF_<NAME>_FILE names (Docker secrets are files under /run/secrets), so the
 # secret never has to sit in the environment. CHANPERF_API_KEYS_FILE is older than this
 # and keeps its own meaning: a file of key entries that adds to CHANPERF_API_KEYS.
 SECRET_SETTINGS = ("DATABASE_URL", "SOURCE_DATABASE_URL", "REDIS_URL")
+
+# One line per record, on stderr, for every process (CLI, API, workers).
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def _default_database_url() -> str:
@@ -32,6 +41,22 @@ def _default_database_url() -> str:
     data = Path(user_data_dir("chanperf"))
     data.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{data / 'chanperf.db'}"
+
+
+def default_pack_dir(name: str) -> Path:
+    """Where pack `name` ("policies" or "rules") is read from when no folder is configured:
+    the working folder's own `name/` (a policy repository), else the packaged one."""
+    local = Path.cwd() / name
+    return local if local.is_dir() else PACKAGED_PACKS / name
+
+
+def pack_origin(path: Path, name: str) -> str:
+    """How the folder of pack `name` was chosen, in words (for "which packs are loaded")."""
+    if path == PACKAGED_PACKS / name:
+        return f"the default {name} packaged with chanperf"
+    if path == Path.cwd() / name:
+        return "the working folder"
+    return "configured"
 
 
 def _read_secret_file(variable: str, value: str) -> tuple[str, Path]:
@@ -50,8 +75,8 @@ class Settings:
     database_url: str = field(default_factory=_default_database_url)
     source_database_url: str | None = None
     redis_url: str | None = None
-    policies_dir: Path = REPO_ROOT / "policies"
-    rules_dir: Path = REPO_ROOT / "rules"
+    policies_dir: Path = field(default_factory=lambda: default_pack_dir("policies"))
+    rules_dir: Path = field(default_factory=lambda: default_pack_dir("rules"))
     timezone: str = "America/Sao_Paulo"
     port: int = 8024
     api_keys_file: Path | None = None
@@ -73,6 +98,13 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def describe_packs(self) -> str:
+        """Which policy and rule packs these settings read, and why those."""
+        return (
+            f"policies: {self.policies_dir} ({pack_origin(self.policies_dir, 'policies')}); "
+            f"rules: {self.rules_dir} ({pack_origin(self.rules_dir, 'rules')})"
+        )
 
     def to_env(self) -> dict[str, str]:
         """These settings as CHANPERF_* variables: what a child process (the API server)

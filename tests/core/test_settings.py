@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from chanperf.core.errors import ConfigError
-from chanperf.core.settings import Settings
+from chanperf.core.settings import PACKAGED_PACKS, REPO_ROOT, Settings
 
 
 def test_defaults_when_nothing_is_set(tmp_path, monkeypatch):
@@ -130,3 +130,40 @@ def test_a_missing_or_empty_secret_file_names_the_variable_and_the_file(tmp_path
     with pytest.raises(ConfigError) as exc:
         Settings.from_env({"CHANPERF_REDIS_URL_FILE": str(tmp_path / "empty")}, dotenv=False)
     assert str(exc.value) == f"CHANPERF_REDIS_URL_FILE: {tmp_path / 'empty'} is empty"
+
+
+def test_packs_fall_back_to_the_packaged_ones_and_say_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = Settings.from_env({}, dotenv=False)
+    assert s.policies_dir == PACKAGED_PACKS / "policies"
+    assert s.rules_dir == PACKAGED_PACKS / "rules"
+    assert s.describe_packs() == (
+        f"policies: {PACKAGED_PACKS / 'policies'} (the default policies packaged with chanperf); "
+        f"rules: {PACKAGED_PACKS / 'rules'} (the default rules packaged with chanperf)"
+    )
+    # Settings built in code fall back the same way.
+    assert Settings(database_url="sqlite://").policies_dir == PACKAGED_PACKS / "policies"
+
+
+def test_a_policy_repository_in_the_working_folder_is_preferred(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policies").mkdir()
+    s = Settings.from_env({"CHANPERF_RULES_DIR": "/srv/rules"}, dotenv=False)
+    assert s.policies_dir == tmp_path / "policies"
+    assert s.rules_dir == Path("/srv/rules")
+    assert s.describe_packs() == (
+        f"policies: {tmp_path / 'policies'} (the working folder); rules: /srv/rules (configured)"
+    )
+
+
+def test_the_packaged_packs_are_the_repository_packs():
+    """In a checkout the package's packs are the repository's policies/ and rules/."""
+    for pack in ("policies", "rules"):
+        packaged = sorted(
+            p.relative_to(PACKAGED_PACKS / pack) for p in (PACKAGED_PACKS / pack).rglob("*.yaml")
+        )
+        shipped = sorted(
+            p.relative_to(REPO_ROOT / pack) for p in (REPO_ROOT / pack).rglob("*.yaml")
+        )
+        assert packaged == shipped
+        assert (PACKAGED_PACKS / pack).resolve() == (REPO_ROOT / pack).resolve()
