@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
-import yaml
 
-from chanperf.core.settings import REPO_ROOT
+from tests.deploy.stack import docker_stack_config, render_stack
 
 IMAGE = "registry.example.com/canal/channel-performance:0123456789ab"
 SECRETS = ["chanperf_api_keys", "chanperf_database_url", "chanperf_redis_url"]
@@ -27,26 +23,9 @@ COMMON_ENV = {
 WAIT = ["chanperf", "db", "wait", "--timeout", "900", "--"]
 
 
-def docker_stack_config(**variables: str) -> subprocess.CompletedProcess[str]:
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.fail("the Docker CLI is not installed (`docker stack config` checks the stack)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHANPERF_", "TRAEFIK_"))}
-    return subprocess.run(
-        [docker, "stack", "config", "-c", str(REPO_ROOT / "docker-stack.yml")],
-        env={**env, **variables},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 @pytest.fixture(scope="module")
 def stack() -> dict[str, Any]:
-    done = docker_stack_config(CHANPERF_IMAGE=IMAGE, CHANPERF_WORKER_REPLICAS="3")
-    assert done.returncode == 0, done.stderr
-    rendered: dict[str, Any] = yaml.safe_load(done.stdout)
-    return rendered
+    return render_stack(CHANPERF_IMAGE=IMAGE, CHANPERF_WORKER_REPLICAS="3")
 
 
 def test_the_four_services_run_the_one_image(stack) -> None:
@@ -75,9 +54,7 @@ def test_replicas_and_modes(stack) -> None:
 
 
 def test_worker_replicas_default_to_two() -> None:
-    done = docker_stack_config(CHANPERF_IMAGE=IMAGE)
-    assert done.returncode == 0, done.stderr
-    assert yaml.safe_load(done.stdout)["services"]["worker"]["deploy"]["replicas"] == 2
+    assert render_stack(CHANPERF_IMAGE=IMAGE)["services"]["worker"]["deploy"]["replicas"] == 2
 
 
 def test_commands_migrate_once_and_wait_for_the_schema(stack) -> None:
@@ -129,9 +106,7 @@ def test_secrets_are_files_named_by_FILE_variables(stack) -> None:
 
 
 def test_secret_names_can_change_for_a_rotation() -> None:
-    done = docker_stack_config(CHANPERF_IMAGE=IMAGE, CHANPERF_DATABASE_URL_SECRET="db_url_v2")
-    assert done.returncode == 0, done.stderr
-    rendered = yaml.safe_load(done.stdout)
+    rendered = render_stack(CHANPERF_IMAGE=IMAGE, CHANPERF_DATABASE_URL_SECRET="db_url_v2")
     assert rendered["secrets"]["chanperf_database_url"] == {"name": "db_url_v2", "external": True}
 
 
