@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from chanperf.analysis.run import analyze
 from chanperf.cli.main import main
@@ -34,7 +33,6 @@ from chanperf.core.enums import RunStatus
 from chanperf.core.settings import REPO_ROOT, Settings
 from chanperf.migrations.upgrade import head
 from chanperf.models.runs import AnalysisRun
-from tests.conftest import MYSQL_SERVER_URL
 from tests.deploy.containers import base_image, podman, require, run_args
 from tests.deploy.stack import render_stack
 
@@ -59,23 +57,6 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield tag
     finally:
         podman("image", "rm", "-f", tag, check=False)
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    """A database of this test's own on the MariaDB server (the containers share the host's
-    network, so the server's address is the same for them)."""
-    server = make_url(MYSQL_SERVER_URL)
-    name = f"chanperf_container_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(server)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 def _free_port() -> int:
@@ -150,8 +131,9 @@ def _analysed_in_process(tmp_path: Path) -> dict[str, int]:
 
 
 def test_migrated_serving_authenticated_reads_and_a_worker_finishing_an_analysis(
-    image: str, database: str, redis_url: str, tmp_path: Path
+    image: str, fresh_mariadb_url: str, redis_url: str, tmp_path: Path
 ) -> None:
+    database = fresh_mariadb_url  # the containers share the host's network: same address
     expected = _analysed_in_process(tmp_path)
     assert expected["insights_created"] > 0  # something for the API to list afterwards
     services = render_stack(CHANPERF_IMAGE=image)["services"]
