@@ -54,7 +54,6 @@ done
 STACK_NAME=${STACK_NAME:-channel-performance}
 IMAGE_NAME=${IMAGE_NAME:-channel-performance}
 SERVICES=(api worker scheduler)   # long-running; migrate is a job
-declare -A DRY_REPLICAS=([api]=2/2 [worker]=2/2 [scheduler]=1/1)
 
 cd "$(dirname "$0")"
 if [[ $DRY_RUN == 0 ]]; then
@@ -110,6 +109,9 @@ if grep -qx -- "$STACK_NAME" <<<"$stacks"; then FIRST_DEPLOY=0; fi
 run env CHANPERF_IMAGE="$IMAGE" docker stack deploy --with-registry-auth \
   -c docker-stack.yml "$STACK_NAME"
 
+# What a dry run pretends each service runs (the stack's default replicas).
+dry_replicas() { if [[ $1 == scheduler ]]; then echo 1/1; else echo 2/2; fi; }
+
 # 0: the migrate job completed and every service runs all its replicas of the new image,
 # its update finished (Swarm counts a task with a health check as running only once it is
 # healthy); 1: not yet; 2: Swarm gave up on an update (rolled it back or paused it).
@@ -120,7 +122,7 @@ check() {
   echo "migrate ${migrate:-none}"
   [[ $migrate == *"(1/1 completed)"* ]] || return 1
   for service in "${SERVICES[@]}"; do
-    replicas=$(ask "${STACK_NAME}_$service ${DRY_REPLICAS[$service]}" docker service ls --filter "name=${STACK_NAME}_$service" \
+    replicas=$(ask "${STACK_NAME}_$service $(dry_replicas "$service")" docker service ls --filter "name=${STACK_NAME}_$service" \
       --format '{{.Name}} {{.Replicas}}' | awk -v n="${STACK_NAME}_$service" '$1 == n {print $2}')
     state=$(ask "completed" docker service inspect "${STACK_NAME}_$service" \
       --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{else}}none{{end}}')
