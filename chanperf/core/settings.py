@@ -14,7 +14,7 @@ from platformdirs import user_data_dir
 from chanperf.core.errors import ConfigError
 
 # The source checkout (tests, benchmarks and scripts use it). Installed from a wheel this
-# names site-packages' parent, so nothing in the package reads files through it.
+# names site-packages itself, so nothing in the package reads files through it.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # The default policy and rule packs, packaged with chanperf (chanperf/packs/policies and
