@@ -76,8 +76,9 @@ def build_stand_in_base(workdir: Path) -> None:
         pytest.fail(f"debootstrap failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
         marker.unlink()  # pip installs system-wide, as in the official image
-    (rootfs / "usr/bin/python").symlink_to("python3")
-    (rootfs / "usr/bin/pip").symlink_to("pip3")
+    for name, target in (("python", "python3"), ("pip", "pip3")):  # as `ln -sf`
+        (rootfs / "usr/bin" / name).unlink(missing_ok=True)
+        (rootfs / "usr/bin" / name).symlink_to(target)
     for host_file, target in (
         ("/etc/ssl/certs/ca-certificates.crt", "etc/ssl/certs/ca-certificates.crt"),
         ("/etc/pip.conf", "etc/pip.conf"),
