@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,9 @@ from api.fields import IdConverter, id_schema
 from api.guard import register_guard
 from api.health import blp as health_blp
 from api.page import register_page
-from chanperf.core.settings import Settings
+from chanperf.core.settings import LOG_FORMAT, Settings
+
+log = logging.getLogger(__name__)
 
 API_TITLE = "chanperf: Channel Performance API"
 API_VERSION = "v1"
@@ -42,6 +45,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     settings = app.config.get("CHANPERF_SETTINGS") or Settings.from_env()
     app.extensions["chanperf"] = ServiceContext(settings)
+    # Under gunicorn nobody configures Python's logging, and the service's own lines
+    # (which packs it reads, what it enqueues) would be dropped.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
+    log.info("%s", settings.describe_packs())
 
     app.url_map.converters["id"] = IdConverter  # before any route is added
     api = ChanperfApi(app)

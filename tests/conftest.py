@@ -8,6 +8,7 @@ set CHANPERF_TEST_MYSQL_URL / CHANPERF_TEST_REDIS_URL to point elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from chanperf.core.database import make_engine, session_factory
@@ -37,6 +39,25 @@ def mariadb_server_url() -> Iterator[str]:
         pytest.fail(f"MariaDB not reachable at {MYSQL_SERVER_URL}: {exc}", pytrace=False)
     try:
         yield f"{MYSQL_SERVER_URL}/{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+_suffixes = itertools.count(1)
+
+
+@pytest.fixture
+def fresh_mariadb_url(mariadb_server_url: str) -> Iterator[str]:
+    """An empty database beside this run's own (its name plus a suffix), dropped afterwards."""
+    url = make_url(mariadb_server_url)
+    name = f"{url.database}_{next(_suffixes)}"
+    admin = create_engine(url.set(database=None))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))

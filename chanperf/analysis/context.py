@@ -6,6 +6,7 @@ source tables for one-off reads outside a run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from chanperf.core.yaml_positions import read_yaml, schema_problems
 from chanperf.policies.load import PolicySet, load_policies
 from chanperf.rules.load import Rule, load_rules
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONFIG_SCHEMA = "analysis-config.v1.json"
 
@@ -133,6 +135,7 @@ class AnalysisContext:
 
 def load_packs(settings: Settings) -> tuple[PolicySet, tuple[Rule, ...]]:
     """Policies and rules, validated; any problem raises one ValidationError listing all."""
+    log.info("%s", settings.describe_packs())
     policies = load_policies(settings.policies_dir)
     return policies, load_rules(settings.rules_dir, policies)
 

@@ -8,7 +8,7 @@ import click
 
 from chanperf.cli import analysis, db, demo, proposals, rules, service, source
 from chanperf.core.errors import ChanperfError
-from chanperf.core.settings import Settings
+from chanperf.core.settings import LOG_FORMAT, Settings
 
 
 @click.group()
@@ -22,7 +22,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     if database_url:
         settings = settings.with_(database_url=database_url, database_url_chosen=True)
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level, format=LOG_FORMAT)
     # Alembic reports every migration step at INFO; the commands say what matters.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     ctx.obj = settings
@@ -36,6 +36,7 @@ for command in (
     analysis.collect_command,
     analysis.churn,
     source.ingest,
+    rules.init_command,
     rules.lint_command,
     rules.rules_group,
     proposals.proposals_group,

@@ -16,7 +16,8 @@ from chanperf.cli.options import (
     transaction,
 )
 from chanperf.core.clock import yesterday
-from chanperf.core.settings import Settings
+from chanperf.core.errors import ConfigError
+from chanperf.core.settings import PACKAGED_PACKS, Settings
 from chanperf.experiments.results import check_experiment_results
 from chanperf.proposals.apply import apply_proposal
 from chanperf.proposals.queries import get_proposal, list_proposals, proposal_diff
@@ -118,6 +119,13 @@ def proposals_apply(
 ) -> None:
     """Write an approved proposal into its policy file (version + 1); refused on conflict."""
     folder = policies_dir or settings.policies_dir
+    if folder == PACKAGED_PACKS / "policies":
+        # Those files belong to the installed package: an edit there is lost on upgrade.
+        raise ConfigError(
+            f"{folder}: the policies packaged with chanperf are not edited in place; "
+            "start a policy repository with `chanperf init DIR` and point "
+            "CHANPERF_POLICIES_DIR (or --policies-dir) at its policies/"
+        )
     with transaction(settings) as session:
         v = apply_proposal(session, org_id, proposal_id, folder, actor)
         click.echo(f"{folder / (v.policy_name + '.yaml')}: {v.policy_name} version {v.version}")

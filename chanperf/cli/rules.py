@@ -1,4 +1,5 @@
-"""`chanperf lint` and `chanperf rules test`: what a policy repository's CI runs."""
+"""`chanperf lint` and `chanperf rules test`, what a policy repository's CI runs, and
+`chanperf init`, which starts a policy repository."""
 
 from __future__ import annotations
 
@@ -7,10 +8,22 @@ from pathlib import Path
 
 import click
 
+import chanperf
 from chanperf.cli.options import handle_errors, policies_dir_option, rules_dir_option
 from chanperf.core.settings import Settings
+from chanperf.policies.starter import write_starter
 from chanperf.rules.lint import lint
 from chanperf.rules.testing import run_all
+
+
+def _packs(settings: Settings, policies_dir: Path | None, rules_dir: Path | None) -> Settings:
+    """The settings with the folders the options chose; says on stderr which packs those are."""
+    settings = settings.with_(
+        policies_dir=policies_dir or settings.policies_dir,
+        rules_dir=rules_dir or settings.rules_dir,
+    )
+    click.echo(settings.describe_packs(), err=True)
+    return settings
 
 
 @click.command("lint")
@@ -19,7 +32,8 @@ from chanperf.rules.testing import run_all
 @click.pass_obj
 def lint_command(settings: Settings, policies_dir: Path | None, rules_dir: Path | None) -> None:
     """Validate policies, rules and rule tests; print every problem, exit 1 on any."""
-    problems = lint(policies_dir or settings.policies_dir, rules_dir or settings.rules_dir)
+    settings = _packs(settings, policies_dir, rules_dir)
+    problems = lint(settings.policies_dir, settings.rules_dir)
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -50,12 +64,30 @@ def rules_test(
     min_coverage: float,
 ) -> None:
     """Run the rule tests through durable and the pure evaluator; print results and coverage."""
-    ok = run_all(
-        rules_dir or settings.rules_dir,
-        policies_dir or settings.policies_dir,
-        tests_dir,
-        min_coverage,
-        click.echo,
-    )
+    settings = _packs(settings, policies_dir, rules_dir)
+    ok = run_all(settings.rules_dir, settings.policies_dir, tests_dir, min_coverage, click.echo)
     if not ok:
         sys.exit(1)
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--force", is_flag=True, help="Write into a folder that is not empty (same names replaced)."
+)
+@click.option(
+    "--requirement",
+    default=f"chanperf=={chanperf.__version__}",
+    show_default=True,
+    help="What the CI workflow installs with pip.",
+)
+@handle_errors
+def init_command(directory: Path, force: bool, requirement: str) -> None:
+    """Start a policy repository in DIRECTORY from the packaged policy and rule packs."""
+    written = write_starter(directory, requirement, force)
+    for relative in written:
+        click.echo(f"wrote {directory / relative}")
+    click.echo(
+        f"\nNext, in {directory}: `chanperf lint` and `chanperf rules test --min-coverage 100`"
+        " (both read ./policies and ./rules there); `git init` to keep it under review."
+    )

@@ -133,8 +133,10 @@ def serve(
     """Serve the REST API (gunicorn when installed, else Flask's server)."""
     port = port or settings.port
     # The server process builds its own Settings from the environment: what this command
-    # was told (--database-url) reaches it there.
-    env = {**os.environ, **settings.to_env()}
+    # was told (--database-url) reaches it there. Inherited CHANPERF_* variables are left
+    # out, so an inherited CHANPERF_DATABASE_URL_FILE cannot contradict --database-url.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CHANPERF_")}
+    env = {**inherited, **settings.to_env()}
     if not dev and importlib.util.find_spec("gunicorn") is not None:
         args, note = gunicorn_args(host, port, workers, threads, bool(settings.redis_url))
         if note:

@@ -7,7 +7,8 @@ a live schema, which the tests use to keep the two equal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from chanperf.core.database import make_engine
@@ -98,13 +103,75 @@ def downgrade(database_url: str, revision: str) -> None:
     _run(database_url, lambda cfg: command.downgrade(cfg, revision))
 
 
-def current(database_url: str) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
+def current(database_url: str, failure: str = "cannot read the database revision") -> str | None:
+    """The revision the database is at, or None when it was never migrated.
+
+    An unreachable database is a ConfigError starting with `failure`."""
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise ConfigError(f"cannot read the database revision: {exc.orig}") from exc
+        raise ConfigError(f"{failure}: {exc.orig}") from exc
     finally:
         engine.dispose()
+
+
+def head() -> str:
+    """The newest revision this release ships."""
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    heads = script.get_heads()
+    if len(heads) != 1:  # a release ships one line of history
+        raise ConfigError(f"the shipped migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
+def is_known(revision: str) -> bool:
+    """Whether this release ships `revision` (a database migrated by a newer one is not)."""
+    try:
+        return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+@contextlib.contextmanager
+def migration_lock(database_url: str, timeout: int) -> Iterator[None]:
+    """Hold the database's migration lock: one migration at a time per database.
+
+    MariaDB/MySQL: a named lock (GET_LOCK) on a connection of its own, released when
+    the block ends or the connection drops. Server-wide, so the name carries the
+    database's. SQLite has a single writer anyway: nothing to take.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        yield
+        return
+    name = f"chanperf.migrate.{url.database}"[:64]
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": name, "t": timeout}).scalar()
+            if got != 1:
+                raise ConfigError(
+                    f"another migration of {url.database} has held the lock for {timeout} s; "
+                    "try again when it has finished"
+                )
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name})
+    except OperationalError as exc:
+        raise ConfigError(f"cannot migrate the database: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+def migrate(database_url: str, revision: str = "head", lock_timeout: int = 600) -> str | None:
+    """`upgrade` under the migration lock, so replicas started together migrate once.
+
+    Returns the revision the database was at before (None: never migrated).
+    """
+    with migration_lock(database_url, lock_timeout):
+        before = current(database_url, failure="cannot migrate the database")
+        upgrade(database_url, revision)
+    return before

@@ -19,7 +19,7 @@ from typing import Any
 
 from chanperf.core import ptbr
 from chanperf.core.enums import SuggestedAction
-from chanperf.core.settings import REPO_ROOT
+from chanperf.core.settings import PACKAGED_PACKS
 from chanperf.experiments.design import (
     ExperimentConfig,
     ParameterPlan,
@@ -139,7 +139,7 @@ def generate_policy_proposal(
     if value == proposal.current_value or proposal.policy not in policy_set.policies:
         return None
     if config is None:
-        config = load_experiment_config(rules_dir or REPO_ROOT / "rules")
+        config = load_experiment_config(rules_dir or PACKAGED_PACKS / "rules")
     policy = policy_set.policies[proposal.policy]
     document = json.loads(json.dumps(policy.document))
     patch = make_patch(document, proposal.parameter, value)

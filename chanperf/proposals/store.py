@@ -17,7 +17,7 @@ from chanperf.analysis.context import AnalysisConfig, AnalysisContext
 from chanperf.core.clock import as_utc
 from chanperf.core.database import make_engine
 from chanperf.core.enums import ProposalStatus
-from chanperf.core.settings import REPO_ROOT
+from chanperf.core.settings import PACKAGED_PACKS
 from chanperf.experiments.design import ExperimentConfig, load_experiment_config, measure_population
 from chanperf.insights.drafts import InsightDraft
 from chanperf.insights.store import InsightSync, fingerprint
@@ -144,7 +144,7 @@ def create_proposals_for_run(
     `source` reads the source tables (default: the session's connection).
     """
     if config is None:
-        config = load_experiment_config(rules_dir or REPO_ROOT / "rules")
+        config = load_experiment_config(rules_dir or PACKAGED_PACKS / "rules")
     stored = set(sync.insight_ids)
     created = 0
     for draft in drafts:
