@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.auth import current_key
 from api.context import services
 from chanperf.core import clock
+from chanperf.core.database import is_lock_conflict
+
+T = TypeVar("T")
 
 PREFIX = "/v1/performance"
 
@@ -31,11 +36,21 @@ def reading() -> Iterator[Session]:
         yield session
 
 
-@contextmanager
-def writing() -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back on any error."""
-    with services().sessions.begin() as session:
-        yield session
+LOCK_RETRIES = 3
+
+
+def in_transaction(work: Callable[[Session], T]) -> T:
+    """`work` in one transaction, run again (up to LOCK_RETRIES times) when the database
+    refused it for a lock conflict: InnoDB picks a deadlock victim among updates racing on
+    one row's indexes, and that victim did nothing, so a retry is its compare-and-set."""
+    for attempt in range(1, LOCK_RETRIES + 1):
+        try:
+            with services().sessions.begin() as session:
+                return work(session)
+        except DBAPIError as exc:
+            if attempt == LOCK_RETRIES or not is_lock_conflict(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def yesterday() -> date:

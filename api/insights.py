@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from api.auth import requires
 from api.blueprint import Blueprint
-from api.common import PREFIX, actor, org_id, page_headers, reading, writing
+from api.common import PREFIX, actor, in_transaction, org_id, page_headers, reading
 from api.schemas import (
     PAGINATION_HEADERS,
     InsightActionSchema,
@@ -85,14 +85,18 @@ class InsightAction(MethodView):
     @blp.doc(responses={"404": "NOT_FOUND", "409": "CONFLICT"})
     def post(self, body: dict[str, Any], insight_id: int) -> Any:
         """Review, start, implement, dismiss or reopen an insight (one winner when two race)."""
-        with writing() as session:
+        org, who = org_id(), actor()
+
+        def act(session: Any) -> dict[str, Any]:
             row = act_on_insight(
                 session,
-                org_id(),
+                org,
                 insight_id,
                 body["action"],
-                actor(),
+                who,
                 reason=body.get("reason"),
                 implementation_notes=body.get("implementation_notes"),
             )
             return _detail(session, row)
+
+        return in_transaction(act)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from api.auth import requires
 from api.blueprint import Blueprint
-from api.common import PREFIX, actor, org_id, page_headers, reading, writing
+from api.common import PREFIX, actor, in_transaction, org_id, page_headers, reading
 from api.schemas import (
     PAGINATION_HEADERS,
     ApproveSchema,
@@ -97,8 +97,10 @@ class ApproveProposal(MethodView):
         """Approve a pending proposal (the body, with its comment, is optional); the approver is
         the API key's name."""
 
-        with writing() as session:
-            approve_proposal(session, org_id(), proposal_id, actor(), comment=body.get("comment"))
+        org, who = org_id(), actor()
+        in_transaction(
+            lambda s: approve_proposal(s, org, proposal_id, who, comment=body.get("comment"))
+        )
         with reading() as session:
             return get_proposal(session, org_id(), proposal_id)
 
@@ -112,7 +114,7 @@ class RejectProposal(MethodView):
     def post(self, body: dict[str, Any], proposal_id: int) -> Any:
         """Reject a pending proposal with a reason; the reviewer is the API key's name."""
 
-        with writing() as session:
-            reject_proposal(session, org_id(), proposal_id, actor(), body["reason"])
+        org, who = org_id(), actor()
+        in_transaction(lambda s: reject_proposal(s, org, proposal_id, who, body["reason"]))
         with reading() as session:
             return get_proposal(session, org_id(), proposal_id)

@@ -47,3 +47,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+# MariaDB/MySQL: deadlock found, lock wait timeout; SQLite: the file is locked.
+_RETRY_CODES = {1213, 1205}
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether `exc` is the database refusing a transaction because another holds its locks:
+    the transaction did nothing, and running it again is the documented answer."""
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRY_CODES:
+        return True
+    return "database is locked" in str(orig or exc)

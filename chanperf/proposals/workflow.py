@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from chanperf.core.clock import as_utc
@@ -22,7 +22,6 @@ from chanperf.core.errors import (
     ValidationError,
 )
 from chanperf.models.performance import PolicyProposal
-from chanperf.proposals.queries import get_proposal
 
 SYSTEM_ACTOR = "chanperf-analysis"
 
@@ -40,18 +39,23 @@ def move(
     source: ProposalStatus,
     values: dict[str, Any],
     verb: str,
+    reviewer: str | None = None,
 ) -> PolicyProposal:
     """One compare-and-set: `UPDATE ... WHERE id AND status = source`; its row count decides.
 
     Two reviewers racing on either backend: one UPDATE moves the row, the other moves
-    nothing and answers 409 with the status the winner left. Never a read, then a write.
+    nothing and answers 409 with the status the winner left. Never a read, then a write:
+    the UPDATE comes first (on SQLite a read before it would hold a lock another writer
+    waits on), and with `reviewer` it also requires that they did not request it.
     """
     t = PolicyProposal
+    where = [t.id == proposal_id, t.org_id == org_id, t.status == source]
+    if reviewer is not None:
+        where.append(
+            or_(t.requested_by.is_(None), func.lower(func.trim(t.requested_by)) != reviewer.lower())
+        )
     result = session.execute(
-        update(t)
-        .where(t.id == proposal_id, t.org_id == org_id, t.status == source)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        update(t).where(*where).values(**values).execution_options(synchronize_session=False)
     )
     moved = cast(CursorResult[Any], result).rowcount
     row = session.scalars(
@@ -62,6 +66,12 @@ def move(
     if row is None:
         raise NotFoundError(f"proposal {proposal_id} not found")
     if not moved:
+        if (
+            reviewer is not None
+            and row.requested_by
+            and row.requested_by.strip().casefold() == reviewer.casefold()
+        ):
+            raise PermissionDenied(f"{reviewer} requested proposal {row.id} and cannot review it")
         raise ConflictError(
             f"proposal {proposal_id} is {row.status.value}; only {source.value} can be {verb}"
         )
@@ -80,13 +90,6 @@ def submit_for_review(
     return move(session, org_id, proposal_id, ProposalStatus.DRAFT, values, "submitted")
 
 
-def _not_own(session: Session, org_id: int, proposal_id: int, actor: str) -> None:
-    """Nobody reviews what they requested (requested_by never changes after submission)."""
-    row = get_proposal(session, org_id, proposal_id)
-    if row.requested_by and row.requested_by.strip().casefold() == actor.casefold():
-        raise PermissionDenied(f"{actor} requested proposal {row.id} and cannot review it")
-
-
 def approve_proposal(
     session: Session,
     org_id: int,
@@ -96,14 +99,15 @@ def approve_proposal(
     comment: str | None = None,
 ) -> PolicyProposal:
     actor = require_actor(actor)
-    _not_own(session, org_id, proposal_id, actor)
     values: dict[str, Any] = {
         "status": ProposalStatus.APPROVED,
         "approved_by": actor,
         "approved_at": as_utc(now),
         "approval_comment": comment.strip() if comment and comment.strip() else None,
     }
-    return move(session, org_id, proposal_id, ProposalStatus.PENDING_REVIEW, values, "approved")
+    return move(
+        session, org_id, proposal_id, ProposalStatus.PENDING_REVIEW, values, "approved", actor
+    )
 
 
 def reject_proposal(
@@ -117,11 +121,12 @@ def reject_proposal(
     actor = require_actor(actor)
     if reason is None or not reason.strip():
         raise ValidationError([Problem("reason", "a rejection needs a reason", field="reason")])
-    _not_own(session, org_id, proposal_id, actor)
     values = {
         "status": ProposalStatus.REJECTED,
         "rejected_by": actor,
         "rejected_at": as_utc(now),
         "rejection_reason": reason.strip(),
     }
-    return move(session, org_id, proposal_id, ProposalStatus.PENDING_REVIEW, values, "rejected")
+    return move(
+        session, org_id, proposal_id, ProposalStatus.PENDING_REVIEW, values, "rejected", actor
+    )
