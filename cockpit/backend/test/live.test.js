@@ -8,6 +8,16 @@ import { ROLES, startChanperf } from '../../testing/live-chanperf.mjs';
 import { createPerformanceService } from '../src/services/performance.service.js';
 
 const AS_OF = '2026-06-30';
+
+/** Ask again every 200 ms until `done(answer)`, for at most 60 s. */
+async function until(ask, done) {
+  for (let waited = 0; waited < 60_000; waited += 200) {
+    const answer = await ask();
+    if (done(answer)) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('gave up waiting');
+}
 const SEVERITY_RANK = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3 };
 
 function june(from, to) {
@@ -164,7 +174,7 @@ describe('performance.service against chanperf serve on the planted demo', () =>
 
     await assert.rejects(as.approver.rejectProposal(second.id, ''), (error) => {
       assert.equal(error.code, 422);
-      assert.ok(error.errors.json.reason, JSON.stringify(error.errors));
+      assert.ok(error.errors.reason, JSON.stringify(error.errors));
       return true;
     });
     const rejected = await as.approver.rejectProposal(second.id, 'custo do kit acima do orçamento');
@@ -184,16 +194,20 @@ describe('performance.service against chanperf serve on the planted demo', () =>
     assert.deepEqual(after.pending_proposals, { label: 'Propostas pendentes', total: 0, items: [] });
   });
 
-  it('starts an analysis as an analyst; the same day again reuses the finished run', async () => {
-    await assert.rejects(as.viewer.triggerAnalysis({ as_of: '2020-01-01' }), { code: 403 });
-    // A day before the demo's data: analysed in a second inside the request (no queue).
-    const job = await as.analyst.triggerAnalysis({ as_of: '2020-01-01' });
-    assert.equal(job.id, 'analyze-1-2020-01-01');
-    assert.equal(job.status, 'finished');
-    assert.equal(job.result.reused, false);
-    const again = await as.analyst.triggerAnalysis({ as_of: '2020-01-01' });
-    assert.equal(again.result.reused, true);
-    assert.equal(again.result.run_id, job.result.run_id);
+  it('starts an analysis as an analyst, follows its job, and the same day again reuses the run', async () => {
+    await assert.rejects(as.viewer.triggerAnalysis({ as_of: AS_OF }), { code: 403 });
+    // No queue: the server answers at once and runs the analysis in a thread of its own.
+    const job = await as.analyst.triggerAnalysis({ as_of: AS_OF, rerun: true });
+    assert.match(job.id, /^analyze-1-2026-06-30-r\d+$/);
+    assert.ok(['queued', 'started'].includes(job.status), job.status);
+    const done = await until(() => as.viewer.getJob(job.id), (j) => j.status !== 'queued' && j.status !== 'started');
+    assert.equal(done.status, 'finished');
+    assert.equal(done.result.reused, false);
+    await assert.rejects(as.analyst.triggerAnalysis({ as_of: '2999-01-01' }), (error) => {
+      assert.equal(error.code, 422);
+      assert.ok(error.errors.as_of[0].startsWith('must not be after today'));
+      return true;
+    });
   });
 
   it('answers 401 to an unknown key', async () => {

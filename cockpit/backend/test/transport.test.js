@@ -26,6 +26,7 @@ const METHODS = [
   'approveProposal',
   'rejectProposal',
   'triggerAnalysis',
+  'getJob',
 ];
 
 /** A server answering from `script`: a list of (req, body) => [status, body] | 'hang'. */
@@ -79,7 +80,7 @@ describe('performance.service over HTTP', () => {
   });
   after(() => fake.stop());
 
-  it('has the eleven methods the Cockpit calls, on the factory and the default export', () => {
+  it('has the eleven methods the Cockpit calls and getJob, on the factory and the default export', () => {
     assert.deepEqual(Object.keys(service), METHODS);
     assert.deepEqual(Object.keys(performanceService), METHODS);
   });
@@ -117,6 +118,7 @@ describe('performance.service over HTTP', () => {
     await service.getProposals('ALL');
     await service.rejectProposal(3, 'custo alto');
     await service.triggerAnalysis({ as_of: '2026-06-30' });
+    await service.getJob('analyze-1-2026-06-30');
     assert.deepEqual(
       fake.seen.map((r) => `${r.method} ${r.url} ${r.body}`),
       [
@@ -130,6 +132,7 @@ describe('performance.service over HTTP', () => {
         'GET /v1/performance/proposals?status=ALL ',
         'POST /v1/performance/proposals/3/reject {"reason":"custo alto"}',
         'POST /v1/performance/analyze {"as_of":"2026-06-30"}',
+        'GET /v1/performance/jobs/analyze-1-2026-06-30 ',
       ],
     );
   });

@@ -232,9 +232,17 @@ export function createPerformanceService({
       return write(`${pathOf('/proposals', id)}/reject`, { reason });
     },
 
-    /** Start an analysis (analyst): {as_of, rerun} optional; resolves to the job (202). */
+    /**
+     * Start an analysis (analyst): {as_of, rerun} optional; resolves to the job (202), queued
+     * or started: the analysis runs in the background, `getJob(job.id)` follows it.
+     */
     triggerAnalysis(options = {}) {
       return write('/analyze', options);
+    },
+
+    /** A job's status: queued, started, finished (with its result) or failed (with its error). */
+    getJob(id) {
+      return read(pathOf('/jobs', id));
     },
   };
 }
@@ -268,6 +276,7 @@ export const getProposals = (status) => fromEnv().getProposals(status);
 export const approveProposal = (id) => fromEnv().approveProposal(id);
 export const rejectProposal = (id, reason) => fromEnv().rejectProposal(id, reason);
 export const triggerAnalysis = (options) => fromEnv().triggerAnalysis(options);
+export const getJob = (id) => fromEnv().getJob(id);
 
 const performanceService = {
   getInsights,
@@ -281,6 +290,7 @@ const performanceService = {
   approveProposal,
   rejectProposal,
   triggerAnalysis,
+  getJob,
 };
 
 export default performanceService;
