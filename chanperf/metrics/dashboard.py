@@ -2,7 +2,9 @@
 pending proposals.
 
 The week shown is the last complete ISO week on or before `as_of` (a week still running
-has a day or two of data, and its cohorts have not matured), and the answer says which.
+has a day or two of data, and its cohorts have not matured), and the answer says which;
+a cohort rate's card (onboarding) shows the last week whose cohort has matured, and its
+own week says which.
 Labels are pt-BR because people read them; keys and enums stay English.
 """
 
@@ -36,10 +38,12 @@ class Kpi:
     column: str  # the metrics column it reads
     higher_is_better: bool = True
     growth: bool = False  # the week's change of the column, in %, rather than its value
+    # A cohort rate: the card shows the latest week whose cohort has had its whole window.
+    window_part: int | None = None  # which number of collected_windows is its window
 
 
 KPIS = (
-    Kpi("onboarding_rate", "Onboarding", "onboarding_rate"),
+    Kpi("onboarding_rate", "Onboarding", "onboarding_rate", window_part=0),
     Kpi("reactivation_rate", "Reativação", "reactivation_rate"),
     Kpi("revenue_growth", "Crescimento", "total_revenue", growth=True),
 )
@@ -94,6 +98,32 @@ def _signed(value: float | None, unit: str) -> str:
         return "—"
     sign = "+" if value > 0 else ""
     return f"{sign}{ptbr.br_number(value, 1).removesuffix(',0')}{unit}"
+
+
+def matured_week(session: Session, org_id: int, as_of: date, kpi: Kpi) -> date:
+    """The week a card shows: the last complete one, or for a cohort rate the last whose
+    every day's cohort had its whole window by `as_of` (the activation window of 30 days
+    leaves the last complete week's cohort unmeasured: a card of "—"). The window is the
+    one the stored rows were measured with (collected_windows, "activation/reincidence/
+    attribution" days)."""
+    week = shown_week(as_of)
+    if kpi.window_part is None:
+        return week
+    windows = session.scalar(
+        select(PerformanceMetric.collected_windows)
+        .where(
+            PerformanceMetric.org_id == org_id,
+            PerformanceMetric.period_type == PeriodType.WEEKLY,
+            PerformanceMetric.period_date <= week,
+            PerformanceMetric.collected_windows.is_not(None),
+        )
+        .order_by(PerformanceMetric.period_date.desc())
+        .limit(1)
+    )
+    if windows is None:
+        return week
+    days = int(str(windows).split("/")[kpi.window_part])
+    return shown_week(as_of - timedelta(days=days))
 
 
 def kpi_card(session: Session, org_id: int, week: date, kpi: Kpi) -> dict[str, Any]:
@@ -249,7 +279,10 @@ def build_dashboard(session: Session, org_id: int, as_of: date) -> dict[str, Any
         "title": "Performance do Canal",
         "week": week,
         "week_label": week_label(week),
-        "kpis": [kpi_card(session, org_id, week, kpi) for kpi in KPIS],
+        "kpis": [
+            kpi_card(session, org_id, matured_week(session, org_id, as_of, kpi), kpi)
+            for kpi in KPIS
+        ],
         "new_insights": new_insights_by_severity(session, org_id),
         "trends": trend_series(session, org_id, as_of),
         "pending_proposals": pending_proposals(session, org_id),

@@ -129,3 +129,26 @@ def test_a_sunday_shows_its_own_week(client, keys, data):
 def test_bad_as_of_is_422(client, keys):
     r = client.get(f"{PREFIX}/dashboard?as_of=ontem", headers=keys.header())
     assert r.status_code == 422 and "as_of" in r.get_json()["errors"]
+
+
+def test_the_onboarding_card_shows_the_last_week_whose_cohort_matured(client, keys, sessions):
+    # Rows measured with a 30-day activation window. As of Thursday 19 November, the last
+    # week whose every cohort had 30 days is the one ending on or before 20 October:
+    # Monday 12 October to Sunday 18 October (18 Oct + 30 days = 17 Nov <= 19 Nov).
+    with sessions.begin() as s:
+        for monday, rate in ((date(2026, 10, 12), 61.0), (date(2026, 10, 5), 58.0)):
+            add_metric(s, 1, PeriodType.WEEKLY, monday, onboarding_rate=rate,
+                       collected_windows="30/90/90")  # fmt: skip
+        add_metric(s, 1, PeriodType.WEEKLY, date(2026, 11, 9), reactivation_rate=40.0,
+                   collected_windows="30/90/90")  # fmt: skip
+    body = client.get(f"{PREFIX}/dashboard?as_of={AS_OF}", headers=keys.header()).get_json()
+    cards = {c["key"]: c for c in body["kpis"]}
+    onboarding = cards["onboarding_rate"]
+    assert (onboarding["week"], onboarding["value"], onboarding["previous"]) == (
+        "2026-10-12",
+        61.0,
+        58.0,
+    )
+    assert onboarding["week_label"] == "Semana 42/2026 (12/10–18/10)"
+    # The other cards keep the last complete week.
+    assert cards["reactivation_rate"]["week"] == "2026-11-09" == body["week"]
