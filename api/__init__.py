@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import analyze, dashboard, insights, metrics, policies, proposals
 from api.auth import register_auth
@@ -36,7 +37,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        # Relative, so the page finds its assets behind a proxy's prefix too.
+        OPENAPI_SWAGGER_UI_URL="docs/assets/",
         # No call to swagger.io's online validator: the page loads nothing from outside.
         OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         JSON_SORT_KEYS=False,
@@ -45,6 +47,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     settings = app.config.get("CHANPERF_SETTINGS") or Settings.from_env()
     app.extensions["chanperf"] = ServiceContext(settings)
+    if settings.proxy_hops:
+        # Behind Traefik the prefix it strips comes back as X-Forwarded-Prefix: every URL
+        # the app builds (the docs page's /openapi.json, Location headers) keeps it.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+        )
     # Under gunicorn nobody configures Python's logging, and the service's own lines
     # (which packs it reads, what it enqueues) would be dropped.
     if not logging.getLogger().handlers:

@@ -84,6 +84,9 @@ class Settings:
     log_level: str = "INFO"
     # Connections a collect reads the source with at once (MariaDB/MySQL; 1 = serial).
     collect_readers: int = 2
+    # Reverse proxies in front of the API whose X-Forwarded-* headers are trusted (Traefik
+    # strips the route's prefix and sends it as X-Forwarded-Prefix); 0: none.
+    proxy_hops: int = 0
     # True when CHANPERF_DATABASE_URL (or --database-url) chose the database: the demo
     # then refuses to overwrite data unless asked, instead of using its own file.
     database_url_chosen: bool = False
@@ -122,6 +125,7 @@ class Settings:
             "API_KEYS": self.api_keys,
             "LOG_LEVEL": self.log_level,
             "COLLECT_READERS": str(self.collect_readers),
+            "PROXY_HOPS": str(self.proxy_hops),
         }
         for name, path in self.secret_files:
             values[name] = None
@@ -195,4 +199,8 @@ class Settings:
             kwargs["collect_readers"] = int(v)
         if (v := get("LOG_LEVEL")) is not None:
             kwargs["log_level"] = v.upper()
+        if (v := get("PROXY_HOPS")) is not None:
+            if not v.isdigit() or not 0 <= int(v) <= 8:
+                raise ConfigError(f"CHANPERF_PROXY_HOPS: not a number from 0 to 8: {v!r}")
+            kwargs["proxy_hops"] = int(v)
         return cls(**kwargs)  # type: ignore[arg-type]

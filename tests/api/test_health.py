@@ -59,7 +59,7 @@ def test_openapi_and_docs_are_served_without_cdn(client):
     assert spec["info"]["title"].startswith("chanperf")
     assert {"/", "/health", "/ready"} <= set(spec["paths"])
     page = client.get("/docs").get_data(as_text=True)
-    assert "/docs/assets/swagger-ui-bundle.js" in page
+    assert 'src="docs/assets/swagger-ui-bundle.js"' in page  # relative to the page
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
     js = client.get("/docs/assets/swagger-ui-bundle.js")
     assert js.status_code == 200 and len(js.get_data()) > 100_000
@@ -70,3 +70,17 @@ def test_unknown_path_uses_the_error_shape(client):
     assert r.status_code == 404
     body = r.get_json()
     assert body["code"] == 404 and body["status"] == "Not Found" and "errors" in body
+
+
+def test_behind_a_proxy_the_docs_page_keeps_the_stripped_prefix(settings, keys):
+    from tests.api.conftest import make_client
+
+    client = make_client(settings.with_(proxy_hops=1), keys)
+    page = client.get("/docs", headers={"X-Forwarded-Prefix": "/channel-performance"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'url: "/channel-performance/openapi.json"' in html
+    assert 'src="docs/assets/swagger-ui-bundle.js"' in html  # relative: under the prefix too
+    # Without a trusted proxy the header is ignored.
+    plain = make_client(settings, keys).get("/docs", headers={"X-Forwarded-Prefix": "/x"})
+    assert 'url: "/openapi.json"' in plain.get_data(as_text=True)

@@ -96,6 +96,7 @@ def test_secrets_are_files_named_by_FILE_variables(stack) -> None:
         expected = dict(COMMON_ENV)
         if name == "api":
             expected["CHANPERF_API_KEYS_FILE"] = "/run/secrets/chanperf_api_keys"
+            expected["CHANPERF_PROXY_HOPS"] = "1"  # Traefik, whose prefix the docs need
         assert env == expected, name
         # Every file a variable names is a secret the service mounts, except the queue's
         # for migrate, which reads no queue.
