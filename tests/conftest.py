@@ -12,6 +12,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,8 @@ def mariadb_server_url() -> Iterator[str]:
 _suffixes = itertools.count(1)
 
 
-@pytest.fixture
-def fresh_mariadb_url(mariadb_server_url: str) -> Iterator[str]:
+@contextmanager
+def fresh_mariadb_database(mariadb_server_url: str) -> Iterator[str]:
     """An empty database beside this run's own (its name plus a suffix), dropped afterwards."""
     url = make_url(mariadb_server_url)
     name = f"{url.database}_{next(_suffixes)}"
@@ -62,6 +63,12 @@ def fresh_mariadb_url(mariadb_server_url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_mariadb_url(mariadb_server_url: str) -> Iterator[str]:
+    with fresh_mariadb_database(mariadb_server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from chanperf.core.clock import as_utc
 from chanperf.core.enums import InsightStatus
 from chanperf.core.errors import ConflictError, NotFoundError, Problem, ValidationError
+from chanperf.core.transitions import compare_and_set
 from chanperf.models.performance import PerformanceInsight
 
 OPEN_STATUSES = (InsightStatus.NEW, InsightStatus.REVIEWED, InsightStatus.IN_PROGRESS)
@@ -92,18 +91,9 @@ def act_on_insight(
     if spec.needs == "implementation_notes":
         values["implementation_notes"] = (implementation_notes or "").strip()
     t = PerformanceInsight
-    result = session.execute(
-        update(t)
-        .where(t.id == insight_id, t.org_id == org_id, t.status.in_(spec.sources))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    moved, row = compare_and_set(
+        session, t, insight_id, org_id, [t.status.in_(spec.sources)], values
     )
-    moved = cast(CursorResult[Any], result).rowcount
-    row = session.scalars(
-        select(t)
-        .where(t.id == insight_id, t.org_id == org_id)
-        .execution_options(populate_existing=True)
-    ).first()
     if row is None:
         raise NotFoundError(f"insight {insight_id} not found")
     if not moved:

@@ -7,9 +7,9 @@ is nothing left for a person to draft. Every transition is one compare-and-set U
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import func, or_
 from sqlalchemy.orm import Session
 
 from chanperf.core.clock import as_utc
@@ -21,6 +21,7 @@ from chanperf.core.errors import (
     Problem,
     ValidationError,
 )
+from chanperf.core.transitions import compare_and_set
 from chanperf.models.performance import PolicyProposal
 
 SYSTEM_ACTOR = "chanperf-analysis"
@@ -41,28 +42,16 @@ def move(
     verb: str,
     reviewer: str | None = None,
 ) -> PolicyProposal:
-    """One compare-and-set: `UPDATE ... WHERE id AND status = source`; its row count decides.
-
-    Two reviewers racing on either backend: one UPDATE moves the row, the other moves
-    nothing and answers 409 with the status the winner left. Never a read, then a write:
-    the UPDATE comes first (on SQLite a read before it would hold a lock another writer
-    waits on), and with `reviewer` it also requires that they did not request it.
-    """
+    """Move a proposal from `source` by compare-and-set (chanperf.core.transitions): of two
+    reviewers racing, one wins and the other gets 409 with the status the winner left.
+    With `reviewer`, the UPDATE also requires that they did not request it."""
     t = PolicyProposal
-    where = [t.id == proposal_id, t.org_id == org_id, t.status == source]
+    guards = [t.status == source]
     if reviewer is not None:
-        where.append(
+        guards.append(
             or_(t.requested_by.is_(None), func.lower(func.trim(t.requested_by)) != reviewer.lower())
         )
-    result = session.execute(
-        update(t).where(*where).values(**values).execution_options(synchronize_session=False)
-    )
-    moved = cast(CursorResult[Any], result).rowcount
-    row = session.scalars(
-        select(t)
-        .where(t.id == proposal_id, t.org_id == org_id)
-        .execution_options(populate_existing=True)
-    ).first()
+    moved, row = compare_and_set(session, t, proposal_id, org_id, guards, values)
     if row is None:
         raise NotFoundError(f"proposal {proposal_id} not found")
     if not moved:

@@ -17,15 +17,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 
 from chanperf.core.api_keys import new_key
 from chanperf.core.database import make_engine
@@ -33,7 +33,7 @@ from chanperf.core.enums import InsightStatus, ProposalStatus
 from chanperf.models.base import Base
 from chanperf.models.performance import PerformanceInsight, PolicyProposal
 from tests.api.conftest import PREFIX, add_insight, add_proposal
-from tests.conftest import MYSQL_SERVER_URL
+from tests.conftest import fresh_mariadb_database
 
 TRIALS = int(os.environ.get("CHANPERF_CONCURRENCY_TRIALS", "100"))
 THREADS = 8
@@ -76,15 +76,18 @@ def _free_port() -> int:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    name = f"chanperf_race_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}"
-    else:
-        admin = create_engine(MYSQL_SERVER_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        url = f"{MYSQL_SERVER_URL}/{name}"
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}"
+        else:
+            server_url = request.getfixturevalue("mariadb_server_url")
+            url = stack.enter_context(fresh_mariadb_database(server_url))
+        yield stack.enter_context(_serving(url))
+
+
+@contextmanager
+def _serving(url: str) -> Iterator[Server]:
+    """`chanperf serve` on `url` (tables created), with two approvers' and two analysts' keys."""
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     keys, lines = {}, []
@@ -124,10 +127,6 @@ def server(
         proc.terminate()
         proc.wait(timeout=30)
         engine.dispose()
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            admin.dispose()
 
 
 def _race(calls: list[tuple[str, str, dict[str, Any]]], server: Server) -> list[tuple[int, str]]:

@@ -7,14 +7,11 @@ under a running app. Neither answer may name a host, a user, a path or a traceba
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from chanperf.core.database import make_engine
 from chanperf.core.settings import REPO_ROOT, Settings
@@ -22,7 +19,6 @@ from chanperf.models.base import Base
 from chanperf.models.performance import PerformanceInsight
 from chanperf.models.source import ChannelAccount
 from tests.api.conftest import PREFIX, error_of, make_client, make_keys
-from tests.conftest import MYSQL_SERVER_URL
 
 ROUTES = (
     "/insights",
@@ -74,26 +70,16 @@ def test_an_unreachable_database_answers_503_and_ready_is_false(url: str) -> Non
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database of its own (its tables get dropped), with every table created."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'lost.db'}"
-        admin = None
-        name = ""
     else:
-        name = f"chanperf_lost_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        admin = create_engine(MYSQL_SERVER_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        url = f"{MYSQL_SERVER_URL}/{name}"
+        url = request.getfixturevalue("fresh_mariadb_url")
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    yield url
-    if admin is not None:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    return url
 
 
 def test_tables_dropped_under_a_running_app_answer_503_and_ready_is_false(fresh_url: str) -> None:
