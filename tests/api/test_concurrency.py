@@ -33,7 +33,7 @@ from chanperf.core.enums import InsightStatus, ProposalStatus
 from chanperf.models.base import Base
 from chanperf.models.performance import PerformanceInsight, PolicyProposal
 from tests.api.conftest import PREFIX, add_insight, add_proposal
-from tests.conftest import fresh_mariadb_database
+from tests.conftest import BACKENDS, fresh_mariadb_database
 
 TRIALS = int(os.environ.get("CHANPERF_CONCURRENCY_TRIALS", "100"))
 THREADS = 8
@@ -66,13 +66,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("mariadb", marks=pytest.mark.mariadb, id="mariadb"),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:

@@ -29,7 +29,7 @@ from chanperf.core.api_keys import new_key
 from chanperf.core.database import make_engine
 from chanperf.core.settings import REPO_ROOT, Settings
 from chanperf.models.base import Base
-from tests.conftest import _empty_all_tables
+from tests.conftest import BACKENDS, _empty_all_tables
 from tests.metrics.test_collect_golden import load_channel
 
 EXAMPLES = int(os.environ.get("CHANPERF_CONTRACT_EXAMPLES", "25"))
@@ -46,13 +46,7 @@ def _seeded_app(engine: Engine) -> Any:
     return create_app({"TESTING": True, "CHANPERF_SETTINGS": cfg.with_(api_keys=KEY_LINE)})
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("mariadb", marks=pytest.mark.mariadb, id="mariadb"),
-    ],
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def contract_schema(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
