@@ -118,7 +118,9 @@ def _load_data(engine: Any, data: Any) -> None:
             columns = [c.name for c in table.columns]
             path = Path(folder) / f"{table.name}.csv"
             with path.open("w", newline="") as f:
-                out = csv.writer(f)
+                # LOAD DATA ends lines at "\n": csv's default "\r\n" would leave "\r" in the
+                # last column, turning its NULLs into zero dates and its strings into others.
+                out = csv.writer(f, lineterminator="\n")
                 for chunk in rows.chunks(50_000):
                     out.writerows(
                         ["\\N" if r.get(c) is None else r[c] for c in columns] for r in chunk
