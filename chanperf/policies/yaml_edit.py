@@ -206,7 +206,7 @@ class _Editor:
             return
         if id(node) in anchors:
             raise UnsupportedEdit("an aliased value is not edited in place")
-        if isinstance(node, yaml.MappingNode) and isinstance(new, Mapping) and new:
+        if isinstance(node, yaml.MappingNode) and isinstance(new, Mapping) and new and old:
             self._change_mapping(node, old, new, flow, anchors)
         elif isinstance(node, yaml.SequenceNode) and isinstance(new, list) and new and old:
             self._change_sequence(node, old, new, flow, anchors)
@@ -227,6 +227,8 @@ class _Editor:
             raise UnsupportedEdit("block scalars are not edited in place")
         start, end = node.start_mark.index, node.end_mark.index
         rendered = _scalar(new, node.style if isinstance(new, str) else None, flow)
+        if start == end:  # an empty value (`key:`, `-`): its mark is right after the indicator
+            rendered = " " + rendered
         # A comment after the value keeps its column (the value grew or shrank beside it).
         after = re.match(r"[ \t]+(?=#)", self.text[end:])
         if after and "\n" not in self.text[start:end]:
@@ -502,6 +504,10 @@ def rewrite(text: str, new: Any) -> str:
             raise UnsupportedEdit("two changes overlap")
         out = out[: splice.start] + splice.text + out[splice.end :]
         last = splice.start
-    if _canon(yaml.safe_load(out)) != _canon(new):
+    try:
+        reread = yaml.safe_load(out)
+    except yaml.YAMLError:
+        raise UnsupportedEdit("the edited text is not valid YAML") from None
+    if _canon(reread) != _canon(new):
         raise UnsupportedEdit("the edited text does not read back as the wanted document")
     return out
