@@ -214,11 +214,9 @@ class _Editor:
             self._replace_scalar(node, new, flow)
         elif isinstance(node, yaml.ScalarNode) or _is_flow(node):
             # a scalar becomes a collection (or a flow one changes shape): written in flow
-            self._add(
-                node.start_mark.index,
-                self._last_end(node),
-                self._flow(new, node, outer_flow=flow),
-            )
+            start, end = node.start_mark.index, self._last_end(node)
+            text = self._flow(new, node, outer_flow=flow)
+            self._add(start, end, text if end > start else " " + text)
         else:
             raise UnsupportedEdit("a block collection replaced by another kind of value")
 

@@ -145,6 +145,7 @@ def test_a_new_list_and_map_follow_the_files_layout() -> None:
         # an empty value's text is nothing: the new one goes right after the colon/dash
         ("version: 1\na:   # c\nb: 1\n", replace("/a", 5), "version: 2\na: 5 # c\nb: 1\n"),
         ("version: 1\nl:\n- a\n-\n", replace("/l/1", "b"), "version: 2\nl:\n- a\n- b\n"),
+        ("version: 1\na:\nb: 1\n", replace("/a", {"z": [1]}), "version: 2\na: {z: [1]}\nb: 1\n"),
         # an empty flow map takes the new key inside its braces
         ("version: 1\nm: {}\n", replace("/m", {"z": [1]}), "version: 2\nm: {z: [1]}\n"),
     ],
