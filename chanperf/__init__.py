@@ -9,7 +9,7 @@ The pipeline, one folder per stage, in order:
     insights/    matches → drafts (pt-BR), impact, stored and deduplicated, workflow
     proposals/   drafts with a change → policy diff + experiment plan; review, apply
     experiments/ design (assignment, power) and results of an applied proposal
-    policies/    policies/*.yaml: load, versions, files (JSON Patch, YAML round trip)
+    policies/    policies/*.yaml: load, versions, files (JSON Patch, in-place YAML edits)
 beside them: core/ (settings, database, errors, enums, periods, stats), models/ and
 migrations/ (the tables), jobs/ (RQ tasks, cron; queue.py is the one RQ adapter),
 cli/ (the `chanperf` command) and demo/ (generated channels, detection quality).

@@ -1,6 +1,7 @@
 """Policies as code: `policies/*.yaml`, how the channel is meant to run.
 
 Takes a policy folder; returns a validated `PolicySet` (`load`), records the versions
-an organisation ran under (`versions`), edits files as text with JSON Patch and a
-comment-preserving round trip (`files`), and reads them back for the API (`queries`).
+an organisation ran under (`versions`), edits files as text with JSON Patch, changing
+only the changed values' text in the file's own style (`files`, `yaml_edit`), and reads
+them back for the API (`queries`).
 """

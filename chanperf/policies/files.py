@@ -1,9 +1,12 @@
-"""Policy files as text: JSON Patch on the document, round-trip YAML, unified diffs, atomic writes.
+"""Policy files as text: JSON Patch on the document, in-place edits, unified diffs, atomic writes.
 
-PyYAML (the loader) drops comments; ruamel.yaml's round-trip mode keeps comments,
-key order, quotes and flow style, so a proposal's diff touches only the lines that
-change and reads like a pull request. The patch itself is RFC 6902 (jsonpatch),
-applied to ruamel's tree in place so the tree keeps its formatting.
+The patch is RFC 6902 (jsonpatch) on the document as the loader reads it (PyYAML);
+the file is then edited in place (`yaml_edit.rewrite`): only the values that change
+are rewritten, in the file's own style, so a proposal's diff holds just those lines
+and reads like a pull request whatever indentation, quoting or line ending the
+policy repository uses. A change that cannot be written in place (block scalars,
+aliased values) falls back to a ruamel.yaml round trip, which keeps comments, key
+order and quotes but re-emits the file in its own layout.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jsonpatch
+import yaml
 from jsonpointer import escape
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from chanperf.core.errors import ConflictError
+from chanperf.policies.yaml_edit import UnsupportedEdit, rewrite
 
 _MISSING = object()
 
@@ -131,13 +136,43 @@ def _add_key(parent: CommentedMap, key: str, value: Any) -> None:
     after[0].ca.items.setdefault(after[1], [None, None, None, None])[2] = token
 
 
+def read_document(text: str) -> Any:
+    """The document as the loader reads it (PyYAML, YAML 1.1); a broken file is a conflict."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConflictError(f"the policy file is not valid YAML: {exc}") from None
+
+
 def apply_to_text(
     text: str, patch: list[dict[str, Any]], new_version: int | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The file text after `patch` (and `version: new_version`), and its plain document.
 
-    Raises ConflictError when a `test` op fails or a path is gone: the file moved on.
+    Only the changed values' text changes (see the module's doc). Raises ConflictError
+    when a `test` op fails or a path is gone: the file moved on.
     """
+    document = read_document(text)
+    if not isinstance(document, dict):
+        raise ConflictError("the policy file does not hold a mapping")
+    try:
+        wanted = jsonpatch.apply_patch(document, patch)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise ConflictError(
+            f"the policy file changed and the patch no longer applies: {exc}"
+        ) from None
+    if new_version is not None:
+        wanted["version"] = new_version
+    try:
+        return rewrite(text, wanted), wanted
+    except UnsupportedEdit:
+        return _round_trip(text, patch, new_version)
+
+
+def _round_trip(
+    text: str, patch: list[dict[str, Any]], new_version: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The patch applied on ruamel's tree: the fallback for what `rewrite` cannot edit in place."""
     tree = load_text(text)
     try:
         for op in patch:
@@ -158,11 +193,38 @@ def apply_to_text(
         ) from None
     if new_version is not None:
         tree["version"] = new_version
-    return dump_text(tree), _plain(tree)
+    new_text = dump_text(tree)
+    if "\r\n" in text:  # ruamel writes LF; the file's own line ending stays
+        new_text = new_text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return new_text, read_document(new_text)
+
+
+def read_policy_text(path: Path) -> str:
+    """The file's text exactly as stored: CRLF stays CRLF (no newline translation)."""
+    return path.read_bytes().decode("utf-8")
+
+
+def repo_path(path: Path) -> str:
+    """`path` relative to its policy repository's root, as a diff names it.
+
+    The root is the git top level of the file's folder - the nearest folder up from
+    it holding `.git` (a directory, or a file in a worktree or submodule) - or the
+    folder itself when it is not in git. Symbolic links are resolved first: git
+    refuses a patch whose path goes through one.
+    """
+    real = path.resolve()
+    for folder in real.parents:
+        if (folder / ".git").exists():
+            return real.relative_to(folder).as_posix()
+    return real.name
 
 
 def unified_diff(old: str, new: str, relpath: str) -> str:
-    """A diff `git apply` accepts from the repository root (`a/<relpath>`, `b/<relpath>`)."""
+    """A diff `git apply` accepts at the repository root (`a/<relpath>`, `b/<relpath>`).
+
+    Lines keep their own endings (a CRLF file's lines carry their CR), so the
+    patch applies to the file byte for byte.
+    """
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),
         new.splitlines(keepends=True),

@@ -18,7 +18,7 @@ from chanperf.core.errors import (
     NotFoundError,
 )
 from chanperf.models.runs import PolicyVersion
-from chanperf.policies.files import _plain, apply_to_text, atomic_write, load_text
+from chanperf.policies.files import apply_to_text, atomic_write, read_document
 from chanperf.policies.load import PolicySet, load_policies
 from chanperf.policies.versions import record_versions
 from chanperf.proposals.queries import get_proposal
@@ -114,8 +114,7 @@ def apply_proposal(
 
 
 def _plain_document(text: str) -> dict[str, Any]:
-
-    doc = _plain(load_text(text))
+    doc = read_document(text)
     if not isinstance(doc, dict) or not isinstance(doc.get("version"), int):
         raise ConflictError("the policy file has no integer version")
     return doc

@@ -28,7 +28,13 @@ from chanperf.experiments.design import (
     sample_size_per_arm,
 )
 from chanperf.insights.drafts import InsightDraft
-from chanperf.policies.files import apply_to_text, make_patch, unified_diff
+from chanperf.policies.files import (
+    apply_to_text,
+    make_patch,
+    read_policy_text,
+    repo_path,
+    unified_diff,
+)
 from chanperf.policies.load import PolicySet
 from chanperf.proposals.texts import expected_impact_text, risk_text
 
@@ -128,9 +134,9 @@ def generate_policy_proposal(
 ) -> ProposalSpec | None:
     """The proposal of one insight draft, or None when it proposes nothing (or no change).
 
-    The diff is computed against the policy file as it is now (`Policy.source_path`)
-    and names it `<folder>/<policy>.yaml`: `policies/...` for the shipped pack, so
-    `git apply` works from the repository root.
+    The diff is computed against the policy file as it is now (`Policy.source_path`),
+    changes only the lines of the values that change, and names the file relative to
+    the policy repository's root (`files.repo_path`), so `git apply` works there.
     """
     proposal = draft.proposal
     if proposal is None or draft.suggested_action not in PROPOSAL_ACTIONS:
@@ -144,9 +150,9 @@ def generate_policy_proposal(
     document = json.loads(json.dumps(policy.document))
     patch = make_patch(document, proposal.parameter, value)
     source = Path(policy.source_path)
-    old_text = source.read_text(encoding="utf-8")
+    old_text = read_policy_text(source)
     new_text, proposed_doc = apply_to_text(old_text, patch, policy.version + 1)
-    relpath = f"{source.parent.name}/{source.name}"
+    relpath = repo_path(source)
     plan = config.for_parameter(proposal.address)
     maturation = policy_set.get(plan.maturation, 0) if plan and plan.maturation else 0
     spec = ProposalSpec(

@@ -139,12 +139,14 @@ def _insight(demo, insight_id: int) -> dict:
 
 
 def _git_apply_check(demo, diff: str, tmp_path: Path) -> str:
+    # The demo's policies folder is not in git: the diff names files relative to the
+    # folder itself, so the folder is the repository it applies to.
     checkout = tmp_path / "repo"
-    shutil.copytree(demo.policies_dir, checkout / "policies")
+    shutil.copytree(demo.policies_dir, checkout)
     subprocess.run(["git", "init", "-q", str(checkout)], check=True)
-    (checkout / "change.diff").write_text(diff, encoding="utf-8")
-    subprocess.run(["git", "-C", str(checkout), "apply", "change.diff"], check=True)
-    return (checkout / "policies" / diff.split("b/policies/")[1].split("\n")[0]).read_text()
+    (tmp_path / "change.diff").write_text(diff, encoding="utf-8")
+    subprocess.run(["git", "-C", str(checkout), "apply", str(tmp_path / "change.diff")], check=True)
+    return (checkout / diff.split("\n+++ b/")[1].split("\n")[0]).read_text()
 
 
 def test_discount_proposal_lowers_the_cap_10_to_5(demo, tmp_path):
