@@ -204,7 +204,9 @@ def test_discount_threshold_is_found_where_the_config_does_not_ask(channel: Engi
     assert f.extra["scan_candidates"] == 7 and f.extra["n_between"] == 0
     # The p-value pays for the 7 splits tried: above the split's own one-sided p.
     assert f.p_value is not None and f.p_value > f.extra["p_value_split_one_sided"]
-    assert f.extra["p_value_split_one_sided"] == pytest.approx(sps.norm.sf(0.6932 / 0.2320), rel=1e-3)
+    assert f.extra["p_value_split_one_sided"] == pytest.approx(
+        sps.norm.sf(0.6932 / 0.2320), rel=1e-3
+    )
     assert f.suggested_max_discount_pct == 5.0
     assert (f.policy, f.parameter, f.policy_value, f.current_max_discount_pct) == (
         "reactivation", "max_discount_pct", 10.0, 10.0

@@ -7,7 +7,6 @@ false rate are measured on simulated channels whose truth is known.
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -73,12 +72,13 @@ def test_hand_computed_fixture_rates_on_both_sides() -> None:
     # The same maximum by brute force with statsmodels' pooled z-test.
     seen = sorted(FIXTURE)
 
-    def side(keep) -> tuple[int, int]:
-        return sum(FIXTURE[k][1] for k in seen if keep(k)), sum(FIXTURE[k][0] for k in seen if keep(k))
+    def side(t: float, above: bool) -> tuple[int, int]:
+        keys = [k for k in seen if (k > t) == above]
+        return sum(FIXTURE[k][1] for k in keys), sum(FIXTURE[k][0] for k in keys)
 
     zs = {}
     for t in seen:
-        (x_b, n_b), (x_a, n_a) = side(lambda k: k > t), side(lambda k: k <= t)
+        (x_b, n_b), (x_a, n_a) = side(t, True), side(t, False)
         if min(n_a, n_b) >= 4:
             zs[t] = proportions_ztest([x_b, x_a], [n_b, n_a])[0]
     assert len(zs) == scan.candidates and max(zs, key=zs.get) == 5

@@ -190,7 +190,9 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
     }
     return [
         DiscountReincidence(
-            **ctx.finding_fields({"discount_gt": f"{scan.threshold:g}", "discount_lte": f"{low:g}"}),
+            **ctx.finding_fields(
+                {"discount_gt": f"{scan.threshold:g}", "discount_lte": f"{low:g}"}
+            ),
             **fields,
             p_value=scan.p_value,
             policy=POLICY,
