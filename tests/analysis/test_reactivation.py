@@ -311,6 +311,25 @@ def test_a_jump_at_6_is_found_with_edges_5_and_8(engine: Engine) -> None:
     assert f.suggested_max_discount_pct == 6.0
 
 
+def test_no_discount_below_the_threshold_does_not_make_the_cap_zero(engine: Engine) -> None:
+    # 300 wins without discount relapse 0.10; 1-8 % (30 each) 0.20; 9-10 % (30 each) 0.60.
+    rows: list[tuple[float, bool]] = [(0.0, k < 30) for k in range(300)]
+    for level in range(1, 11):
+        relapsing = 18 if level > 8 else 6
+        rows += [(float(level), k < relapsing) for k in range(30)]
+    _wins_channel(engine, rows)
+    with engine.connect() as conn:
+        (f,) = detect_discount_patterns(conn, _context_with_scan())
+    assert isinstance(f, DiscountReincidence)
+    # Inside <= 8 the best split is 0 (0.10 vs 0.20: z 3.29; the edge 5 only 1.64), a
+    # comparison of no discount with any: the reference level stays the threshold 8.
+    assert f.extra["reference_scan_level"] == 0.0
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (8.0, 8.0)
+    assert (f.n_a, f.n_b, f.rate_b) == (540, 60, pytest.approx(0.6))
+    assert f.rate_a == pytest.approx((30 + 8 * 6) / 540)
+    assert f.suggested_max_discount_pct == 8.0
+
+
 def _context_with_scan() -> AnalysisContext:
     """The shipped analysis config (edges 5 and 8, 30 wins a side) with the test's policies."""
     shipped = load_analysis_config(REPO_ROOT / "rules")

@@ -92,6 +92,10 @@ def _reference_level(
     inner = _scan(levels[below], relapsed[below], ctx)
     if inner is None or inner.rate_b - inner.rate_a < ctx.config.split_band_min_effect:
         return threshold, inner
+    if inner.threshold <= 0:
+        # "no discount vs any" sets wins of other strategies against discounted ones: a
+        # strategy question, not grounds for a cap of 0.
+        return threshold, inner
     return inner.threshold, inner
 
 
@@ -115,8 +119,9 @@ def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Fin
     when the wins above its best split relapse at least `split_band_min_effect` more
     than those at or below it, that split is the reference level and the band between
     belongs to neither group (`extra.n_between`, `extra.reincidence_between`);
-    otherwise it is t. A band relapsing in between is no proof the cap can include it:
-    the burden of proof stays on raising the cap. Leaving a worse band out only widens
+    otherwise (or when that split is at 0, no discount) it is t. A band relapsing in
+    between is no proof the cap can include it: the burden of proof stays on raising
+    the cap. Leaving a worse band out only widens
     the difference, so the threshold's p-value stays a conservative test of the
     reported comparison; `effect`, `ci_low`/`ci_high` are that comparison's (nominal,
     not adjusted for the choice), its own two-proportion p in `extra.p_value_pair`.
