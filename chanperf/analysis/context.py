@@ -39,6 +39,11 @@ class AnalysisConfig:
     recent_weeks: int = 4
     baseline_weeks: int = 12
     discount_bucket_edges_pct: tuple[float, ...] = (5.0, 8.0)
+    discount_level_step_pct: float = 1.0
+    split_min_group_size: int = 30
+    split_band_min_effect: float = 0.05
+    split_prior_margin: float = 0.25
+    scan_permutations: int = 999
     churn_risk_top_share: float = 0.1
     churn_horizon_days: int = 60
 

@@ -41,7 +41,7 @@ import pytest
 from scipy import stats as sps
 from sqlalchemy import Engine, insert
 
-from chanperf.analysis.context import AnalysisConfig, AnalysisContext
+from chanperf.analysis.context import AnalysisConfig, AnalysisContext, load_analysis_config
 from chanperf.analysis.detectors.cohorts import DAYS_PER_MONTH
 from chanperf.analysis.detectors.reactivation import (
     analyze_strategy_effectiveness,
@@ -163,67 +163,178 @@ def channel(engine: Engine) -> Engine:
     return engine
 
 
-def test_discount_reincidence_high_bucket_vs_low_bucket(channel: Engine) -> None:
-    with channel.connect() as conn:
-        findings = detect_discount_patterns(conn, _context())
-    assert len(findings) == 1
-    f = findings[0]
-    assert isinstance(f, DiscountReincidence)
-    # a = <= 5 %: L1 and E1 of 11 relapsed (L2 too late, L3 before, L4 not a relapse
-    # state; Y1 censored, O1 resolved before the cohort).
-    # b = > 8 %: H1 (CHURNED at exactly +90 d), H2, H3 of 4.
-    assert (f.n_a, f.n_b, f.n) == (11, 4, 15)
-    assert f.rate_a == pytest.approx(2 / 11) and f.rate_b == pytest.approx(0.75)
-    assert f.effect == pytest.approx(0.75 - 2 / 11)
-    assert f.relative_effect == pytest.approx((0.75 - 2 / 11) / (2 / 11))
-    ref = compare_proportions(3, 4, 2, 11)
-    assert f.p_value == pytest.approx(ref.p_value)
-    assert (f.ci_low, f.ci_high) == (pytest.approx(ref.ci_low), pytest.approx(ref.ci_high))
-    assert (f.high_threshold_pct, f.low_threshold_pct) == (8.0, 5.0)
-    assert (f.policy, f.parameter, f.policy_value, f.current_max_discount_pct) == (
-        "reactivation", "max_discount_pct", 10.0, 10.0
-    )  # fmt: skip
-    # (5, 8]: 4 of 4 relapse, more than 2 of 11: the cap cannot rise past the lowest edge.
-    assert f.suggested_max_discount_pct == 5.0
-    assert f.extra["reincidence_5_to_8"] == pytest.approx(1.0) and f.extra["n_5_to_8"] == 4
-    assert f.extra["n_le_5"] == 11 and f.extra["n_gt_8"] == 4
-    assert (f.extra["wins_resolved_from"], f.extra["wins_resolved_to"]) == (
-        "2025-10-04",
-        "2026-04-01",
+def _scan_context(
+    edges: tuple[float, ...], margin: float, cap: float = 10, min_group: int = 4
+) -> AnalysisContext:
+    """The hand-built channel is small: splits need 4 wins a side instead of 30."""
+    config = AnalysisConfig(
+        lookback_days=180,
+        discount_bucket_edges_pct=edges,
+        split_min_group_size=min_group,
+        split_prior_margin=margin,
     )
-    # Matured wins resolve over a span as long as the lookback (180 days):
-    # 4 high wins per 180 days x extra relapse rate x mean cost 200.
-    months = 180 / DAYS_PER_MONTH
-    assert f.cost_difference == pytest.approx(round(4 / months * (0.75 - 2 / 11) * 200, 2))
-    assert f.p_value_adj is None
-
-
-def _with_edges(edges: tuple[float, ...], cap: float = 10) -> AnalysisContext:
-    config = AnalysisConfig(lookback_days=180, discount_bucket_edges_pct=edges)
     policies = _context().policies.with_params({"reactivation.max_discount_pct": cap})
     return AnalysisContext(org_id=1, as_of=AS_OF, policies=policies, config=config)
 
 
-def test_suggested_cap_rises_while_buckets_relapse_no_more(channel: Engine) -> None:
+# Matured wins per discount level (step 1; 8.01 is level 9), (wins, relapsed):
+# 0: L1, L5-10, E1 (8, 2)  2: L4 (1, 0)  3: L3 (1, 0)  5: L2 (1, 0)  6: M1 (1, 1)  7: M2 (1, 1)
+# 8: M3, M4 (2, 2)  9: H1, H4 (2, 1)  10: H3 (1, 1)  12: H2 (1, 1).  19 wins, 9 relapsed.
+# Splits with >= 4 wins a side, pooled z of rate(> t) - rate(<= t), pooled 9/19:
+#   t=0 1.665  t=2 2.083  t=3 2.518  t=5 2.988  t=6 2.557  t=7 2.133  t=8 1.246
+# e.g. t=5: (7/8 - 2/11) / sqrt(9/19 * 10/19 * (1/11 + 1/8)) = 0.6932 / 0.2320.
+
+
+def test_discount_threshold_is_found_where_the_config_does_not_ask(channel: Engine) -> None:
     with channel.connect() as conn:
-        (low_edges,) = detect_discount_patterns(conn, _with_edges((3.0, 5.0)))
-        (high_edges,) = detect_discount_patterns(conn, _with_edges((8.0, 8.5)))
-        (capped,) = detect_discount_patterns(conn, _with_edges((3.0, 5.0), cap=4))
-    # Edges [3, 5]: <= 3 = L1, L3-10, E1 (10, relapsed 2: 0.2); (3, 5] = L2 (1, relapsed 0:
-    # no more, the cap may rise to 5); > 5 = M1-4, H1-4 (8, relapsed 7: more, stop at 5).
-    assert isinstance(low_edges, DiscountReincidence)
-    assert (low_edges.n_a, low_edges.n_b) == (10, 8)
-    assert low_edges.extra["reincidence_3_to_5"] == 0.0
-    assert low_edges.suggested_max_discount_pct == 5.0
-    # Edges [8, 8.5]: <= 8 = L1-10, E1, M1-4 (15, relapsed 6); (8, 8.5] = H4 (0 of 1);
-    # > 8.5 = H1-3 (3 of 3) -> 8.5.
-    assert isinstance(high_edges, DiscountReincidence)
-    assert (high_edges.n_a, high_edges.n_b, high_edges.rate_a) == (15, 3, pytest.approx(0.4))
-    assert high_edges.suggested_max_discount_pct == 8.5
+        findings = detect_discount_patterns(conn, _scan_context((3.0, 8.0), margin=0.25))
+    (f,) = findings
+    assert isinstance(f, DiscountReincidence)
+    # The best split is 5 (2.988); the configured 3 (2.518) and 8 (1.246) are more than
+    # 0.25 below it. Inside <= 5 no split has 4 wins a side: the reference is <= 5.
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (5.0, 5.0)
+    # a = <= 5: L1-L10, E1 (11, relapsed L1, E1); b = > 5: M1-4, H1-4 (8, all but H4).
+    assert (f.n_a, f.n_b, f.n) == (11, 8, 19)
+    assert f.rate_a == pytest.approx(2 / 11) and f.rate_b == pytest.approx(7 / 8)
+    assert f.effect == pytest.approx(7 / 8 - 2 / 11)
+    ref = compare_proportions(7, 8, 2, 11)
+    assert (f.ci_low, f.ci_high) == (pytest.approx(ref.ci_low), pytest.approx(ref.ci_high))
+    assert f.extra["p_value_pair"] == pytest.approx(ref.p_value)
+    assert f.extra["scan_statistic"] == pytest.approx(2.988, abs=1e-3)
+    assert f.extra["scan_candidates"] == 7 and f.extra["n_between"] == 0
+    # The p-value pays for the 7 splits tried: above the split's own one-sided p.
+    assert f.p_value is not None and f.p_value > f.extra["p_value_split_one_sided"]
+    assert f.extra["p_value_split_one_sided"] == pytest.approx(
+        sps.norm.sf(0.6932 / 0.2320), rel=1e-3
+    )
+    assert f.suggested_max_discount_pct == 5.0
+    assert (f.policy, f.parameter, f.policy_value, f.current_max_discount_pct) == (
+        "reactivation", "max_discount_pct", 10.0, 10.0
+    )  # fmt: skip
+    # The configured buckets are quoted too: <= 3 = 10 wins, 2 relapsed; (3, 8] = L2, M1-4.
+    assert f.extra["n_le_3"] == 10 and f.extra["reincidence_le_3"] == pytest.approx(0.2)
+    assert f.extra["n_3_to_8"] == 5 and f.extra["reincidence_3_to_8"] == pytest.approx(0.8)
+    assert f.filters == {"discount_gt": "5", "discount_lte": "5"}
+    assert (f.extra["wins_resolved_from"], f.extra["wins_resolved_to"]) == (
+        "2025-10-04",
+        "2026-04-01",
+    )
+    # 8 high wins per 180 days x extra relapse rate x mean cost of M1-4 (100) and H1-4 (200).
+    months = 180 / DAYS_PER_MONTH
+    assert f.cost_difference == pytest.approx(round(8 / months * (7 / 8 - 2 / 11) * 150, 2))
+    assert f.p_value_adj is None
+
+
+def test_a_configured_edge_the_data_barely_tell_apart_is_kept(channel: Engine) -> None:
+    with channel.connect() as conn:
+        (f,) = detect_discount_patterns(conn, _scan_context((3.0, 8.0), margin=0.5))
+    # 3 (2.518) is within 0.5 of the best split 5 (2.988): the question asked in advance.
+    assert isinstance(f, DiscountReincidence)
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (3.0, 3.0)
+    assert (f.n_a, f.n_b) == (10, 9) and f.rate_b == pytest.approx(7 / 9)
+    assert f.extra["scan_max_statistic"] == pytest.approx(2.988, abs=1e-3)
+    assert f.extra["scan_statistic"] == pytest.approx(2.518, abs=1e-3)
+
+
+def test_a_band_relapsing_more_below_the_threshold_is_left_out(channel: Engine) -> None:
+    with channel.connect() as conn:
+        (f,) = detect_discount_patterns(conn, _scan_context((8.0,), margin=2.0))
+        (capped,) = detect_discount_patterns(conn, _scan_context((8.0,), margin=2.0, cap=4))
+    # The edge 8 (1.246) is within 2 of the best (2.988): threshold 8. Inside <= 8 (15 wins,
+    # 6 relapsed) splits with 4 a side: 0 1.267, 2 1.721, 3 2.236, 5 2.861 (2/11 vs 4/4);
+    # the band (5, 8] relapses 4 of 4, far more than 0.05 above 2/11: reference <= 5.
+    assert isinstance(f, DiscountReincidence)
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (8.0, 5.0)
+    # a = <= 5 (11, relapsed 2); b = > 8: H1 (CHURNED at exactly +90 d), H2, H3 of H1-4.
+    assert (f.n_a, f.n_b, f.n) == (11, 4, 15)
+    assert f.rate_a == pytest.approx(2 / 11) and f.rate_b == pytest.approx(0.75)
+    ref = compare_proportions(3, 4, 2, 11)
+    assert f.extra["p_value_pair"] == pytest.approx(ref.p_value)
+    assert (f.ci_low, f.ci_high) == (pytest.approx(ref.ci_low), pytest.approx(ref.ci_high))
+    assert f.extra["n_between"] == 4 and f.extra["reincidence_between"] == 1.0
+    assert f.extra["reference_scan_level"] == 5.0
+    assert f.extra["reference_scan_effect"] == pytest.approx(1 - 2 / 11)
+    assert f.suggested_max_discount_pct == 5.0
+    months = 180 / DAYS_PER_MONTH
+    assert f.cost_difference == pytest.approx(round(4 / months * (0.75 - 2 / 11) * 200, 2))
     # Never above the policy's cap.
     assert isinstance(capped, DiscountReincidence)
-    assert capped.suggested_max_discount_pct == 4.0
-    assert capped.current_max_discount_pct == 4.0
+    assert capped.suggested_max_discount_pct == 4.0 and capped.current_max_discount_pct == 4.0
+
+
+def test_too_few_wins_for_any_split_is_no_finding(channel: Engine) -> None:
+    # 19 matured wins cannot give 30 on each side of any split.
+    with channel.connect() as conn:
+        assert detect_discount_patterns(conn, _context()) == []
+
+
+def _wins_channel(engine: Engine, rows: list[tuple[float, bool]]) -> None:
+    """Matured wins (discount, relapsed), each its own account, resolved at R0."""
+    accounts, attempts, transitions = [], [], []
+    for account, (discount, relapsed) in enumerate(rows, start=1):
+        accounts.append(
+            {"org_id": 1, "account_id": account, "region": "R1", "segment": "S1",
+             "created_at": datetime(2025, 1, 1), "state": "ACTIVE"}
+        )  # fmt: skip
+        attempts.append(
+            {"org_id": 1, "account_id": account, "strategy": "A", "discount_pct": discount,
+             "cost": 100.0, "started_at": R0 - timedelta(days=10), "status": "WON",
+             "resolved_at": R0}
+        )  # fmt: skip
+        if relapsed:
+            transitions.append(
+                {"org_id": 1, "account_id": account, "from_state": "ACTIVE",
+                 "to_state": "STALLED", "transitioned_at": R0 + timedelta(days=20)}
+            )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(insert(ChannelAccount.__table__), accounts)
+        conn.execute(insert(ChannelReactivation.__table__), attempts)
+        conn.execute(insert(ChannelStateTransition.__table__), transitions)
+
+
+def test_a_jump_at_6_is_found_with_edges_5_and_8(engine: Engine) -> None:
+    # 600 wins: half without discount, half on whole percents 1-10 (30 each). At or below
+    # 6 % 12 % relapse, above it 40 % (exact counts, no sampling).
+    rows: list[tuple[float, bool]] = [(0.0, k < 36) for k in range(300)]
+    for level in range(1, 11):
+        relapsing = 12 if level > 6 else 4  # 12/30 = 0.40, 4/30 ~ 0.13
+        rows += [(float(level), k < relapsing) for k in range(30)]
+    _wins_channel(engine, rows)
+    with engine.connect() as conn:
+        (f,) = detect_discount_patterns(conn, _context_with_scan())
+    assert isinstance(f, DiscountReincidence)
+    assert f.high_threshold_pct == 6.0 and f.low_threshold_pct == 6.0
+    # a = 300 + 6 x 30 = 480 wins, 36 + 24 relapsed; b = 4 x 30 = 120, 48 relapsed.
+    assert (f.n_a, f.n_b) == (480, 120)
+    assert f.rate_a == pytest.approx(60 / 480) and f.rate_b == pytest.approx(0.4)
+    assert f.p_value is not None and f.p_value < 1e-6
+    assert f.suggested_max_discount_pct == 6.0
+
+
+def test_no_discount_below_the_threshold_does_not_make_the_cap_zero(engine: Engine) -> None:
+    # 300 wins without discount relapse 0.10; 1-8 % (30 each) 0.20; 9-10 % (30 each) 0.60.
+    rows: list[tuple[float, bool]] = [(0.0, k < 30) for k in range(300)]
+    for level in range(1, 11):
+        relapsing = 18 if level > 8 else 6
+        rows += [(float(level), k < relapsing) for k in range(30)]
+    _wins_channel(engine, rows)
+    with engine.connect() as conn:
+        (f,) = detect_discount_patterns(conn, _context_with_scan())
+    assert isinstance(f, DiscountReincidence)
+    # Inside <= 8 the best split is 0 (0.10 vs 0.20: z 3.29; the edge 5 only 1.64), a
+    # comparison of no discount with any: the reference level stays the threshold 8.
+    assert f.extra["reference_scan_level"] == 0.0
+    assert (f.high_threshold_pct, f.low_threshold_pct) == (8.0, 8.0)
+    assert (f.n_a, f.n_b, f.rate_b) == (540, 60, pytest.approx(0.6))
+    assert f.rate_a == pytest.approx((30 + 8 * 6) / 540)
+    assert f.suggested_max_discount_pct == 8.0
+
+
+def _context_with_scan() -> AnalysisContext:
+    """The shipped analysis config (edges 5 and 8, 30 wins a side) with the test's policies."""
+    shipped = load_analysis_config(REPO_ROOT / "rules")
+    assert shipped.discount_bucket_edges_pct == (5.0, 8.0)
+    return AnalysisContext(org_id=1, as_of=AS_OF, policies=_context().policies, config=shipped)
 
 
 def test_strategy_effectiveness_per_segment(channel: Engine) -> None:

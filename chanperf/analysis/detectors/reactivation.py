@@ -14,6 +14,7 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, case, func, select
 from sqlalchemy.sql import Select
@@ -38,6 +39,7 @@ from chanperf.analysis.findings import (
     StrategyEffectiveness,
 )
 from chanperf.core.periods import DAY_SECONDS
+from chanperf.core.scan import SplitScan, holm, level_of, scan_split
 from chanperf.models.source import ChannelReactivation
 from chanperf.source.indexes import by_time
 
@@ -57,90 +59,156 @@ def _bucket_masks(discount: pd.Series, edges: tuple[float, ...]) -> list[tuple[s
     return out
 
 
-def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
-    """Reincidence of matured wins with discount > the highest bucket edge (b) vs <= the lowest (a).
-
-    Buckets come from `discount_bucket_edges_pct` (edges [5, 8]: <= 5, (5, 8], > 8).
-    `suggested_max_discount_pct`: start at the lowest edge and raise it to the next
-    edge while the bucket up to that edge relapses no more than the lowest bucket
-    (observed rates); if the top bucket does not either, the suggestion is the current
-    cap; never above the cap. Observed rates rather than a test, because the middle
-    buckets hold a few dozen wins, too few to tell 20 % from 12 % either way; so the
-    burden of proof stays on raising the cap. Each bucket's rate and its p-value
-    against the lowest bucket are in `extra` (`reincidence_<bucket>`, `p_value_<bucket>`).
-    `cost_difference`: money per month spent on high-discount wins that relapse
-    beyond the low bucket's rate = high wins per month × (rate_b − rate_a) × mean
-    cost of a high-discount attempt (cost includes the discount); lost revenue of
-    relapsed accounts is not counted (`extra.cost_basis`).
-    """
-    edges = tuple(sorted(float(e) for e in ctx.config.discount_bucket_edges_pct))
+def _configured_buckets(matured: pd.DataFrame, edges: tuple[float, ...]) -> dict[str, Any]:
+    """The configured buckets' sizes and reincidence, quoted next to what the scan found."""
+    out: dict[str, Any] = {}
     if not edges:
-        return []
+        return out
+    for label, mask in _bucket_masks(matured["discount_pct"], edges):
+        x, n = counts(matured[mask], "relapsed")
+        out[f"n_{label}"] = n
+        out[f"reincidence_{label}"] = x / n if n else None
+    return out
+
+
+def _scan(levels: np.ndarray, relapsed: np.ndarray, ctx: AnalysisContext) -> SplitScan | None:
+    cfg = ctx.config
+    return scan_split(
+        levels,
+        relapsed,
+        min_group=cfg.split_min_group_size,
+        permutations=cfg.scan_permutations,
+        prior=tuple(float(e) for e in cfg.discount_bucket_edges_pct),
+        prior_margin=cfg.split_prior_margin,
+    )
+
+
+def _reference_level(
+    levels: np.ndarray, relapsed: np.ndarray, threshold: float, ctx: AnalysisContext
+) -> tuple[float, SplitScan | None]:
+    """The top of the reference group: `threshold`, or a lower level if the wins between
+    relapse materially more (see `detect_discount_patterns`)."""
+    below = levels <= threshold
+    inner = _scan(levels[below], relapsed[below], ctx)
+    if inner is None or inner.rate_b - inner.rate_a < ctx.config.split_band_min_effect:
+        return threshold, inner
+    if inner.threshold <= 0:
+        # "no discount vs any" sets wins of other strategies against discounted ones: a
+        # strategy question, not grounds for a cap of 0.
+        return threshold, inner
+    return inner.threshold, inner
+
+
+def detect_discount_patterns(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
+    """Reincidence of matured wins with discount > a threshold found in the data (b) vs
+    those at or below a reference level (a).
+
+    Levels: each matured win's discount rounded up to a multiple of
+    `discount_level_step_pct` or to a configured `discount_bucket_edges_pct` edge
+    (`chanperf.core.scan.level_of`), so the configured question is among those asked.
+    Threshold (`high_threshold_pct`): the split "<= t vs > t" over the levels seen, with
+    at least `split_min_group_size` wins on each side, whose reincidence differs most
+    (pooled z of rate above − rate at or below; `chanperf.core.scan.scan_split`). Its
+    `p_value` is the max-statistic permutation p-value over `scan_permutations`
+    shuffles (one-sided: whether higher discounts relapse more), so picking the best
+    of many splits does not make noise significant. The configured edges are a prior:
+    the best of them is reported instead when its statistic is within
+    `split_prior_margin` of the best split's (the data cannot tell them apart).
+
+    Reference level (`low_threshold_pct`): the same scan inside the wins at or below t;
+    when the wins above its best split relapse at least `split_band_min_effect` more
+    than those at or below it, that split is the reference level and the band between
+    belongs to neither group (`extra.n_between`, `extra.reincidence_between`);
+    otherwise (or when that split is at 0, no discount) it is t. A band relapsing in
+    between is no proof the cap can include it: the burden of proof stays on raising
+    the cap. Leaving a worse band out only widens
+    the difference, so the threshold's p-value stays a conservative test of the
+    reported comparison; `effect`, `ci_low`/`ci_high` are that comparison's (nominal,
+    not adjusted for the choice), its own two-proportion p in `extra.p_value_pair`.
+
+    `suggested_max_discount_pct` = the reference level, never above the policy's cap.
+    `cost_difference`: money per month spent on high-discount wins that relapse
+    beyond the reference rate = high wins per month × (rate_b − rate_a) × mean cost of
+    a high-discount attempt (cost includes the discount); lost revenue of relapsed
+    accounts is not counted (`extra.cost_basis`).
+    """
+    cfg = ctx.config
+    edges = tuple(sorted(float(e) for e in cfg.discount_bucket_edges_pct))
     cohort = reactivation_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
-    buckets = _bucket_masks(matured["discount_pct"], edges)
-    low, high = matured[buckets[0][1]], matured[buckets[-1][1]]
-    if low.empty or high.empty:
+    if matured.empty:
         return []
+    discount = matured["discount_pct"].to_numpy(float)
+    relapsed = matured["relapsed"].to_numpy(bool)
+    levels = level_of(discount, cfg.discount_level_step_pct, edges)
+    scan = _scan(levels, relapsed, ctx)
+    if scan is None:
+        return []
+    low, inner = _reference_level(levels, relapsed, scan.threshold, ctx)
+    low_mask, high_mask = levels <= low, levels > scan.threshold
+    between = ~low_mask & ~high_mask
+    high = matured[high_mask]
+    x_a, n_a = int(relapsed[low_mask].sum()), int(low_mask.sum())
     cap_value = ctx.policies.get(f"{POLICY}.max_discount_pct", None)
     cap = None if cap_value is None else float(cap_value)
-    x_a, n_a = counts(low, "relapsed")
-    x_b, n_b = counts(high, "relapsed")
-    fields = two_proportions(x_b, n_b, x_a, n_a)
-    extra: dict[str, Any] = {}
-    suggested: float | None = edges[0]
-    raising = True
-    for (label, mask), upper in zip(buckets[1:], [*edges[1:], cap], strict=True):
-        group = matured[mask]
-        x, n = counts(group, "relapsed")
-        extra[f"n_{label}"] = n
-        if n == 0:
-            raising = False  # no evidence that discounts up to `upper` are safe
-            continue
-        cmp = two_proportions(x, n, x_a, n_a)
-        extra[f"reincidence_{label}"] = cmp["rate_b"]
-        extra[f"p_value_{label}"] = cmp["p_value"]
-        if raising and cmp["rate_b"] > cmp["rate_a"]:
-            raising = False
-        elif raising:
-            suggested = upper
-    if cap is not None and (suggested is None or suggested > cap):
-        suggested = cap
+    suggested = low if cap is None else min(low, cap)
+    fields = two_proportions(scan.x_b, scan.n_b, x_a, n_a)
+    p_value_pair = fields.pop("p_value")
     # Matured wins resolve over a span as long as the lookback (its start and end moved
     # back by the window).
     start, end = lookback_bounds(ctx)
     months = (end - start).total_seconds() / DAY_SECONDS / DAYS_PER_MONTH
     mean_cost = float(high["cost"].mean())
+    n_b = scan.n_b
     extra_relapses = n_b / months * fields["effect"] if months > 0 else None
     cost_difference = None if extra_relapses is None else round(extra_relapses * mean_cost, 2)
-    extra.update(
-        {
-            "relapsed_a": x_a,
-            "relapsed_b": x_b,
-            "high_wins_per_month": n_b / months if months > 0 else None,
-            "extra_relapses_per_month": extra_relapses,
-            "mean_cost_high": mean_cost,
-            "mean_discount_high": float(high["discount_pct"].mean()),
-            "cost_basis": "high_wins_per_month*reincidence_diff*mean_attempt_cost",
-            "reincidence_window_days": reincidence_window(ctx),
-            **wins_span(ctx),
-        }
-    )
+    n_between = int(between.sum())
+    extra: dict[str, Any] = {
+        "relapsed_a": x_a,
+        "relapsed_b": scan.x_b,
+        "n_between": n_between,
+        "reincidence_between": relapsed[between].mean() if n_between else None,
+        # the split itself, before the reference level was looked for
+        "reincidence_le_threshold": scan.rate_a,
+        "n_le_threshold": scan.n_a,
+        "max_discount_a": float(discount[low_mask].max()),
+        "min_discount_b": float(discount[high_mask].min()),
+        "scan_statistic": scan.statistic,
+        "scan_max_statistic": scan.max_statistic,
+        "scan_candidates": scan.candidates,
+        "scan_permutations": scan.permutations,
+        "scan_level_step_pct": cfg.discount_level_step_pct,
+        "p_value_split_one_sided": scan.p_value_split,
+        "p_value_pair": p_value_pair,
+        "reference_scan_level": None if inner is None else inner.threshold,
+        "reference_scan_effect": None if inner is None else inner.rate_b - inner.rate_a,
+        "reference_scan_p_value": None if inner is None else inner.p_value,
+        "test": "max_statistic_permutation_split_scan",
+        **_configured_buckets(matured, edges),
+        "high_wins_per_month": n_b / months if months > 0 else None,
+        "extra_relapses_per_month": extra_relapses,
+        "mean_cost_high": mean_cost,
+        "mean_discount_high": float(high["discount_pct"].mean()),
+        "cost_basis": "high_wins_per_month*reincidence_diff*mean_attempt_cost",
+        "reincidence_window_days": reincidence_window(ctx),
+        **wins_span(ctx),
+    }
     return [
         DiscountReincidence(
             **ctx.finding_fields(
-                {"discount_gt": f"{edges[-1]:g}", "discount_lte": f"{edges[0]:g}"}
+                {"discount_gt": f"{scan.threshold:g}", "discount_lte": f"{low:g}"}
             ),
             **fields,
+            p_value=scan.p_value,
             policy=POLICY,
             parameter="max_discount_pct",
             policy_value=cap,
-            high_threshold_pct=edges[-1],
-            low_threshold_pct=edges[0],
+            high_threshold_pct=scan.threshold,
+            low_threshold_pct=low,
             current_max_discount_pct=cap,
             suggested_max_discount_pct=suggested,
             cost_difference=cost_difference,
-            extra=scalar_extra({f"n_{buckets[0][0]}": n_a, **extra}),
+            extra=scalar_extra(extra),
         )
     ]
 
@@ -152,12 +220,15 @@ def _most_used(group: pd.DataFrame) -> str:
 
 
 def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
-    """Per segment: win rate (WON among resolved) of each strategy (b) vs the most used one (a).
+    """Per segment: win rate (WON among resolved) of each strategy seen (b) vs the most used one (a).
 
     The most used strategy is the one with the most resolved attempts in the segment
-    over the lookback. Reincidence of both (matured wins, see cohorts) is reported with its own
-    two-proportion comparison in `extra` (`reincidence_p_value`, `reincidence_ci_*`
-    of b − a), so a rule can require "no worse reincidence".
+    over the lookback. Every other strategy seen in the segment is compared with it,
+    so a segment with k strategies asks k − 1 questions: `p_value` is Holm-adjusted
+    over those comparisons (`chanperf.core.scan.holm`), the comparison's own
+    two-proportion p in `extra.p_value_unadjusted`; with one comparison they are equal. Reincidence of both (matured wins, see cohorts) is
+    reported with its own two-proportion comparison in `extra` (`reincidence_p_value`,
+    `reincidence_ci_*` of b − a), so a rule can require "no worse reincidence".
     """
     cohort = reactivation_cohort(conn, ctx)
     resolved, matured = cohort[cohort["in_lookback"]], cohort[cohort["matured"]]
@@ -166,12 +237,19 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
         group = resolved[resolved["segment"] == segment]
         wins = matured[matured["segment"] == segment]
         current = _most_used(group)
-        won_a, n_a = counts(group[group["strategy"] == current], "won")
+        strategies = values_of(group, "strategy")
+        won_n = [counts(group[group["strategy"] == s], "won") for s in strategies]
+        won_a, n_a = won_n[strategies.index(current)]
+        raw = [
+            np.nan if s == current else two_proportions(w, n, won_a, n_a)["p_value"]
+            for s, (w, n) in zip(strategies, won_n, strict=True)
+        ]
+        adjusted = holm(np.array(raw))
         ref_matured = wins[wins["strategy"] == current]
-        for strategy in values_of(group, "strategy"):
+        for k, strategy in enumerate(strategies):
             if strategy == current:
                 continue
-            won_b, n_b = counts(group[group["strategy"] == strategy], "won")
+            won_b, n_b = won_n[k]
             other_matured = wins[wins["strategy"] == strategy]
             rel_a, mat_a = counts(ref_matured, "relapsed")
             rel_b, mat_b = counts(other_matured, "relapsed")
@@ -182,6 +260,8 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
                 "matured_b": mat_b,
                 "relapsed_a": rel_a,
                 "relapsed_b": rel_b,
+                "strategies_compared": len(strategies) - 1,
+                "p_value_unadjusted": raw[k],
             }
             rel = two_proportions(rel_b, mat_b, rel_a, mat_a) if mat_a and mat_b else None
             if rel is not None:
@@ -193,7 +273,10 @@ def analyze_strategy_effectiveness(conn: Connection, ctx: AnalysisContext) -> li
             findings.append(
                 StrategyEffectiveness(
                     **ctx.finding_fields({"segment": segment}),
-                    **two_proportions(won_b, n_b, won_a, n_a),
+                    **{
+                        **two_proportions(won_b, n_b, won_a, n_a),
+                        "p_value": float(adjusted[k]),
+                    },
                     segment=segment,
                     current_strategy=current,
                     better_strategy=strategy,
