@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -118,8 +119,8 @@ def _fields_produced(session: Session, org_id: int) -> dict[str, set[str]]:
         )
     )
     for kind, counts in rows:
-        seen = produced.setdefault(kind, set())
-        seen.update(name for name, n in (counts or {}).items() if n)
+        seen = produced.setdefault(str(kind), set())
+        seen.update(name for name, n in cast(dict[str, int], counts or {}).items() if n)
     return produced
 
 
@@ -161,7 +162,7 @@ def rule_stats(
         .where(i.org_id == org_id, i.label.is_not(None), i.rule_id.is_not(None))
         .group_by(i.rule_id, i.label)
     ):
-        labels.setdefault(rule_id, {})[FeedbackLabel(label).value] = int(count)
+        labels.setdefault(str(rule_id), {})[FeedbackLabel(str(label)).value] = int(count)
     runs = session.scalar(
         select(func.count())
         .select_from(AnalysisRun)
@@ -223,3 +224,35 @@ def _one(
         unproduced_fields=unproduced,
     )
 
+
+def report_as_dict(report: RulesReport) -> dict[str, Any]:
+    """The report as GET /rules and `rules stats --json` give it (dates stay dates)."""
+    return {
+        "as_of": report.as_of,
+        "days": report.days,
+        "window_start": report.window_start,
+        "runs_in_window": report.runs_in_window,
+        "confidence": report.confidence,
+        "rules": [
+            {
+                "rule_id": s.rule_id,
+                "finding_kind": s.finding_kind,
+                "fired": {"all_time": s.fired, "window": s.fired_recent},
+                "last_fired": s.last_fired,
+                "last_fired_at": s.last_fired_at,
+                "labelled": s.labelled,
+                "labels": dict(s.labels),
+                "precision": {
+                    "value": s.precision,
+                    "low": s.precision_low,
+                    "high": s.precision_high,
+                },
+                "finding_kind_seen": s.finding_kind_seen,
+                "unproduced_fields": list(s.unproduced_fields),
+            }
+            for s in report.rules
+        ],
+        "never_fired": list(report.never_fired),
+        "reads_unproduced": list(report.reads_unproduced),
+        "not_in_pack": list(report.not_in_pack),
+    }

@@ -96,9 +96,7 @@ def test_label_alone_keeps_the_status_and_the_first_label_wins(sessions):
         ("review", {"snooze_until": NOW + DAY}, "snooze_until", "only snooze takes"),
     ],
 )
-def test_bad_feedback_names_the_field_and_changes_nothing(
-    sessions, action, kwargs, field, message
-):
+def test_bad_feedback_names_the_field_and_changes_nothing(sessions, action, kwargs, field, message):
     iid = new_insight(sessions)
     with sessions.begin() as s, pytest.raises(ValidationError) as exc:
         act_on_insight(s, 1, iid, action, "ana", now=NOW, **kwargs)
