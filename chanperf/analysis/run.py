@@ -113,7 +113,9 @@ def analyze(
                     now=started,
                     reraise_growth=ctx.config.reraise_growth,
                 )
-                record_firings(session, run, findings, ((d.rule_id, d.finding.kind) for d in drafts))
+                record_firings(
+                    session, run, findings, ((d.rule_id, d.finding.kind) for d in drafts)
+                )
                 proposals = hook(session, org_id, drafts, sync, policies) if hook else 0
                 summary = _close_run(run, findings, drafts, sync, proposals)
                 if churn_report:
