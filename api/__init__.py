@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import analyze, dashboard, insights, metrics, policies, proposals
+from api import analyze, dashboard, insights, metrics, policies, proposals, rules
 from api.auth import register_auth
 from api.context import ServiceContext
 from api.docs import register_docs
@@ -78,4 +78,4 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _feature_blueprints() -> list[Any]:
     """The /v1/performance blueprints, all behind bearer API keys (api/auth.py)."""
 
-    return [m.blp for m in (insights, metrics, proposals, analyze, dashboard, policies)]
+    return [m.blp for m in (insights, metrics, proposals, analyze, dashboard, policies, rules)]

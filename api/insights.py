@@ -84,7 +84,7 @@ class InsightAction(MethodView):
     @blp.response(200, InsightDetailSchema)
     @blp.doc(responses={"404": "NOT_FOUND", "409": "CONFLICT"})
     def post(self, body: dict[str, Any], insight_id: int) -> Any:
-        """Review, start, implement, dismiss or reopen an insight (one winner when two race)."""
+        """Review, start, implement, dismiss, reopen, snooze or label an insight (one race winner)."""
         org, who = org_id(), actor()
 
         def act(session: Any) -> dict[str, Any]:
@@ -96,6 +96,8 @@ class InsightAction(MethodView):
                 who,
                 reason=body.get("reason"),
                 implementation_notes=body.get("implementation_notes"),
+                label=body.get("label"),
+                snooze_until=body.get("snooze_until"),
             )
             return _detail(session, row)
 

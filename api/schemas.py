@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from api.fields import MAX_ID, Day, UtcDateTime
 from chanperf.core.enums import (
     Dimension,
+    FeedbackLabel,
     InsightStatus,
     InsightType,
     PeriodType,
@@ -130,6 +131,17 @@ class PerformanceInsightSchema(Schema):
     last_seen_at = UtcDateTime(allow_none=True)
     status_reason = fields.String(allow_none=True)
     analysis_run_id = fields.Integer(allow_none=True)
+    label = _enum(
+        FeedbackLabel,
+        allow_none=True,
+        metadata={"description": "Whether the insight was right, as a reviewer labelled it."},
+    )
+    labelled_by = fields.String(allow_none=True)
+    labelled_at = UtcDateTime(allow_none=True)
+    snooze_until = UtcDateTime(
+        allow_none=True,
+        metadata={"description": "A snoozed insight is DISMISSED until then (see action)."},
+    )
 
 
 class InsightDetailSchema(PerformanceInsightSchema):
@@ -154,6 +166,23 @@ class InsightActionSchema(Schema):
     implementation_notes = fields.String(
         validate=validate.Length(min=1, max=10000),
         metadata={"description": "What was done; required, not blank, to implement (else 422)."},
+    )
+    label = fields.String(
+        validate=validate.OneOf([label.value for label in FeedbackLabel]),
+        metadata={
+            "description": "Whether the insight was right: TRUE_POSITIVE, FALSE_POSITIVE, "
+            "EXPECTED (real but already known) or NOT_ACTIONABLE. Any action may carry one "
+            "(the key's name is recorded as labelled_by); required, else 422, by `label`, "
+            "which refuses (409) an insight already labelled."
+        },
+    )
+    snooze_until = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": "With `snooze` only, and required by it: a moment after now, with "
+            "its UTC offset (else 422). Until then a new analysis keeps the insight quiet, "
+            "unless its effect grows past the rule's re-raise margin."
+        },
     )
 
 
@@ -459,3 +488,68 @@ class PolicyDetailSchema(Schema):
     name = fields.String(required=True)
     current = fields.Nested(PolicyVersionSchema, required=True)
     history = fields.List(fields.Nested(PolicyVersionSchema), required=True)
+
+
+# ---------------------------------------------------------------- rule statistics
+
+
+class RulesQuerySchema(QueryArgs):
+    as_of = Day(
+        metadata={"description": "Last day of the window (default: today in the org's zone)."}
+    )
+    days = fields.Integer(
+        load_default=90,
+        validate=validate.Range(min=1, max=3650),
+        metadata={"description": "Length of the window, in days, ending at as_of."},
+    )
+
+
+class RuleLabelsSchema(Schema):
+    TRUE_POSITIVE = fields.Integer(required=True)
+    FALSE_POSITIVE = fields.Integer(required=True)
+    EXPECTED = fields.Integer(required=True)
+    NOT_ACTIONABLE = fields.Integer(required=True)
+
+
+class FiredSchema(Schema):
+    all_time = fields.Integer(required=True, metadata={"description": "Findings matched."})
+    window = fields.Integer(
+        required=True, metadata={"description": "Matched by runs whose as-of is in the window."}
+    )
+
+
+class PrecisionSchema(Schema):
+    value = fields.Float(
+        allow_none=True, metadata={"description": "TRUE_POSITIVE / labelled; null if none."}
+    )
+    low = fields.Float(allow_none=True, metadata={"description": "Wilson interval, lower end."})
+    high = fields.Float(allow_none=True)
+
+
+class RuleStatsSchema(Schema):
+    rule_id = fields.String(required=True)
+    finding_kind = fields.String(required=True)
+    fired = fields.Nested(FiredSchema, required=True)
+    last_fired = fields.Date(allow_none=True, metadata={"description": "As-of of that run."})
+    last_fired_at = UtcDateTime(allow_none=True)
+    labelled = fields.Integer(required=True)
+    labels = fields.Nested(RuleLabelsSchema, required=True)
+    precision = fields.Nested(PrecisionSchema, required=True)
+    finding_kind_seen = fields.Boolean(required=True)
+    unproduced_fields = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Fields it reads that no finding of its kind ever had."},
+    )
+
+
+class RulesReportSchema(Schema):
+    as_of = fields.Date(required=True)
+    days = fields.Integer(required=True)
+    window_start = fields.Date(required=True)
+    runs_in_window = fields.Integer(required=True)
+    confidence = fields.Float(required=True)
+    rules = fields.List(fields.Nested(RuleStatsSchema), required=True)
+    never_fired = fields.List(fields.String(), required=True)
+    reads_unproduced = fields.List(fields.String(), required=True)
+    not_in_pack = fields.List(fields.String(), required=True)

@@ -215,6 +215,11 @@ CREATE TABLE IF NOT EXISTS channel_performance_insights (
   last_seen_at          DATETIME     NULL,
   status_reason         TEXT         NULL,
   analysis_run_id       BIGINT       NULL,
+  -- feedback (docs/feedback.md): was it right, who said so, and a snooze's end
+  label                 ENUM('TRUE_POSITIVE','FALSE_POSITIVE','EXPECTED','NOT_ACTIONABLE') NULL,
+  labelled_by           VARCHAR(100) NULL,
+  labelled_at           DATETIME     NULL,
+  snooze_until          DATETIME     NULL,
   created_at            DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
   updated_at            DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
   CONSTRAINT pk_channel_performance_insights PRIMARY KEY (id),
@@ -224,6 +229,7 @@ CREATE TABLE IF NOT EXISTS channel_performance_insights (
   KEY ix_channel_performance_insights_category (category),
   KEY ix_channel_performance_insights_org_id_created_at (org_id, created_at),
   KEY ix_channel_performance_insights_org_id_fingerprint (org_id, fingerprint),
+  KEY ix_channel_performance_insights_org_id_rule_id (org_id, rule_id),
   KEY ix_channel_performance_insights_org_id_status (org_id, status),
   CONSTRAINT fk_channel_performance_insights_analysis_run_id
     FOREIGN KEY (analysis_run_id) REFERENCES channel_analysis_runs (id) ON DELETE SET NULL
@@ -299,4 +305,40 @@ CREATE TABLE IF NOT EXISTS channel_policy_versions (
     (org_id, policy_name, content_hash),
   CONSTRAINT fk_channel_policy_versions_proposal_id
     FOREIGN KEY (proposal_id) REFERENCES channel_policy_proposals (id) ON DELETE SET NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Per analysis run, how many findings each rule matched (rules that matched none have no
+-- row): `chanperf rules stats` counts firings here, since a re-run updates one insight.
+CREATE TABLE IF NOT EXISTS channel_rule_firings (
+  id              BIGINT       NOT NULL AUTO_INCREMENT,
+  org_id          INT          NOT NULL DEFAULT 1,
+  analysis_run_id BIGINT       NOT NULL,
+  rule_id         VARCHAR(100) NOT NULL,
+  finding_kind    VARCHAR(50)  NOT NULL,
+  as_of           DATE         NOT NULL,
+  fired_at        DATETIME     NOT NULL,
+  matches         INT          NOT NULL,
+  CONSTRAINT pk_channel_rule_firings PRIMARY KEY (id),
+  CONSTRAINT uq_channel_rule_firings_analysis_run_id_rule_id UNIQUE (analysis_run_id, rule_id),
+  KEY ix_channel_rule_firings_org_id_rule_id_as_of (org_id, rule_id, as_of),
+  CONSTRAINT fk_channel_rule_firings_analysis_run_id
+    FOREIGN KEY (analysis_run_id) REFERENCES channel_analysis_runs (id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Per analysis run and finding kind, how many findings had each field set: a rule that
+-- reads a field no finding of its kind ever had is reported by `chanperf rules stats`.
+CREATE TABLE IF NOT EXISTS channel_finding_fields_seen (
+  id              BIGINT       NOT NULL AUTO_INCREMENT,
+  org_id          INT          NOT NULL DEFAULT 1,
+  analysis_run_id BIGINT       NOT NULL,
+  finding_kind    VARCHAR(50)  NOT NULL,
+  as_of           DATE         NOT NULL,
+  findings        INT          NOT NULL,
+  fields_set      JSON         NOT NULL,
+  CONSTRAINT pk_channel_finding_fields_seen PRIMARY KEY (id),
+  CONSTRAINT uq_channel_finding_fields_seen_analysis_run_id_finding_kind
+    UNIQUE (analysis_run_id, finding_kind),
+  KEY ix_channel_finding_fields_seen_org_id_finding_kind (org_id, finding_kind),
+  CONSTRAINT fk_channel_finding_fields_seen_analysis_run_id
+    FOREIGN KEY (analysis_run_id) REFERENCES channel_analysis_runs (id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -46,6 +46,9 @@ class AnalysisConfig:
     scan_permutations: int = 999
     churn_risk_top_share: float = 0.1
     churn_horizon_days: int = 60
+    # A dismissed or snoozed insight of a rule without `reraise_margin` comes back when
+    # its |effect| grows by more than this share (insights/store.py).
+    reraise_growth: float = 0.25
 
 
 def load_analysis_config(rules_dir: Path | str) -> AnalysisConfig:

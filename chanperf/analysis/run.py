@@ -37,6 +37,7 @@ from chanperf.policies.load import PolicySet
 from chanperf.policies.versions import record_versions
 from chanperf.proposals.store import ProposalHook, make_proposal_hook
 from chanperf.rules.engine import evaluate
+from chanperf.rules.firings import record_firings
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,18 @@ def analyze(
                 findings = run_detectors(source, ctx, metrics_conn=metrics)
                 drafts = build_insight_drafts(evaluate(rules, policies, findings))
                 basis = impact_basis(source, org_id, ctx.end_utc)
-                sync = generate_insights(session, org_id, drafts, basis, run_id=run.id, now=started)
+                sync = generate_insights(
+                    session,
+                    org_id,
+                    drafts,
+                    basis,
+                    run_id=run.id,
+                    now=started,
+                    reraise_growth=ctx.config.reraise_growth,
+                )
+                record_firings(
+                    session, run, findings, ((d.rule_id, d.finding.kind) for d in drafts)
+                )
                 proposals = hook(session, org_id, drafts, sync, policies) if hook else 0
                 summary = _close_run(run, findings, drafts, sync, proposals)
                 if churn_report:

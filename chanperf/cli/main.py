@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from chanperf.cli import analysis, db, demo, proposals, rules, service, source
+from chanperf.cli import analysis, db, demo, insights, proposals, rules, service, source
 from chanperf.core.errors import ChanperfError
 from chanperf.core.settings import LOG_FORMAT, Settings
 
@@ -40,6 +40,7 @@ for command in (
     rules.lint_command,
     rules.rules_group,
     proposals.proposals_group,
+    insights.insights_group,
     service.apikey_group,
     service.worker,
     service.scheduler,

@@ -113,3 +113,12 @@ class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+class FeedbackLabel(StrEnum):
+    """Whether an insight was right, as the person who acted on it judged (docs/feedback.md)."""
+
+    TRUE_POSITIVE = "TRUE_POSITIVE"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+    EXPECTED = "EXPECTED"  # real, but already known
+    NOT_ACTIONABLE = "NOT_ACTIONABLE"

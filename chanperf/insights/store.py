@@ -2,7 +2,10 @@
 
 A fingerprint (rule + affected region/segment/policy/sku) makes a later run
 update the open insight instead of adding a twin; a DISMISSED insight is raised
-again only when its effect grows past the rule's re-raise margin.
+again (as a new insight) only when its effect grows past the rule's re-raise margin.
+A snoozed one (DISMISSED with `snooze_until`) wakes up, the same insight back to NEW,
+when a run after its snooze finds it again, or one before it finds its effect grown
+past the margin.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chanperf.analysis.context import AnalysisConfig
 from chanperf.core.clock import as_utc
 from chanperf.core.enums import InsightStatus
+from chanperf.core.transitions import compare_and_set
 from chanperf.insights.drafts import InsightDraft
 from chanperf.insights.impact import ImpactBasis, estimate_impact
 from chanperf.insights.workflow import OPEN_STATUSES
@@ -35,7 +40,7 @@ class InsightSync:
     created: tuple[int, ...]
     updated: tuple[int, ...]
     reraised: tuple[int, ...]
-    suppressed: int  # dismissed and not grown past the margin
+    suppressed: int  # dismissed (or still snoozed) and not grown past the margin
 
     @property
     def insight_ids(self) -> tuple[int, ...]:
@@ -47,12 +52,34 @@ def _effect(draft: InsightDraft) -> float | None:
     return None if effect is None else abs(float(effect))
 
 
-def _grew_past_margin(dismissed: PerformanceInsight, draft: InsightDraft) -> bool:
-    new, old = _effect(draft), dismissed.effect_size
+def _grew_past_margin(quiet: PerformanceInsight, draft: InsightDraft, growth: float) -> bool:
+    """Whether the effect grew past the re-raise margin since the insight went quiet.
+
+    A rule's `reraise_margin` is in its effect's own units (0.05 = 5 p.p. of a rate, 2 =
+    two days, 5 = five NPS points): |effect| must exceed the stored one plus the margin.
+    A rule without one uses the analysis config's `reraise_growth`, a share (one number
+    cannot carry every effect's unit): |effect| must exceed the stored one × (1 + share).
+    """
+    new, old = _effect(draft), quiet.effect_size
     if new is None or old is None:
         return False
-    margin = draft.reraise_margin if draft.reraise_margin is not None else 0.0
-    return new > abs(float(old)) * (1.0 + margin)
+    if draft.reraise_margin is not None:
+        return new > abs(float(old)) + draft.reraise_margin
+    return new > abs(float(old)) * (1.0 + growth)
+
+
+def _wake(session: Session, row: PerformanceInsight) -> bool:
+    """A snoozed insight back to NEW, unless a person moved it meanwhile (compare-and-set)."""
+    t = PerformanceInsight
+    moved, _ = compare_and_set(
+        session,
+        t,
+        row.id,
+        row.org_id,
+        [t.status == InsightStatus.DISMISSED, t.snooze_until == row.snooze_until],
+        {"status": InsightStatus.NEW, "snooze_until": None},
+    )
+    return moved
 
 
 def _fill(
@@ -85,6 +112,20 @@ def _fill(
     row.analysis_run_id = run_id
 
 
+def _refill(
+    session: Session,
+    row: PerformanceInsight,
+    draft: InsightDraft,
+    basis: ImpactBasis,
+    run_id: int | None,
+    now: datetime,
+) -> None:
+    if row.analysis_period_end != draft.finding.period_end:
+        row.occurrences += 1  # a re-run of the same as-of is not a new occurrence
+    _fill(row, draft, basis, run_id, now)
+    session.flush()
+
+
 def generate_insights(
     session: Session,
     org_id: int,
@@ -92,14 +133,18 @@ def generate_insights(
     basis: ImpactBasis,
     run_id: int | None = None,
     now: datetime | None = None,
+    reraise_growth: float | None = None,
 ) -> InsightSync:
     """Store drafts: update the open insight with the same fingerprint, else add one.
 
     The caller owns the transaction. Two drafts with one fingerprint in a run (the
-    same rule firing twice on one affected set) keep the larger effect.
+    same rule firing twice on one affected set) keep the larger effect. `now` decides
+    whether a snooze is over; `reraise_growth` is the margin of rules that name none
+    (default: the analysis config's default).
     """
     # whole seconds: MariaDB DATETIME keeps none, and both backends must store the same value
     now = as_utc(now)
+    growth = AnalysisConfig().reraise_growth if reraise_growth is None else reraise_growth
     best: dict[str, InsightDraft] = {}
     for draft in drafts:
         key = fingerprint(org_id, draft)
@@ -117,19 +162,21 @@ def generate_insights(
             .limit(1)
         ).first()
         if latest is not None and latest.status in OPEN_STATUSES:
-            if latest.analysis_period_end != draft.finding.period_end:
-                latest.occurrences += 1  # a re-run of the same as-of is not a new occurrence
-            _fill(latest, draft, basis, run_id, now)
-            session.flush()
+            _refill(session, latest, draft, basis, run_id, now)
             updated.append(latest.id)
             continue
-        if (
-            latest is not None
-            and latest.status == InsightStatus.DISMISSED
-            and not _grew_past_margin(latest, draft)
-        ):
-            suppressed += 1
-            continue
+        if latest is not None and latest.status == InsightStatus.DISMISSED:
+            grew = _grew_past_margin(latest, draft, growth)
+            if latest.snooze_until is not None:
+                if (latest.snooze_until <= now or grew) and _wake(session, latest):
+                    _refill(session, latest, draft, basis, run_id, now)
+                    reraised.append(latest.id)
+                else:
+                    suppressed += 1
+                continue
+            if not grew:
+                suppressed += 1
+                continue
         row = PerformanceInsight(
             org_id=org_id,
             fingerprint=key,

@@ -1,6 +1,7 @@
 """ORM models. Importing this package registers every table on `Base.metadata`."""
 
 from chanperf.models.base import Base
+from chanperf.models.firings import FindingFieldsSeen, RuleFiring
 from chanperf.models.performance import (
     PerformanceInsight,
     PerformanceMetric,
@@ -30,9 +31,11 @@ __all__ = [
     "ChannelPolicyException",
     "ChannelReactivation",
     "ChannelStateTransition",
+    "FindingFieldsSeen",
     "PerformanceInsight",
     "PerformanceMetric",
     "PolicyProposal",
     "PolicyVersion",
+    "RuleFiring",
     "SegmentMetric",
 ]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from chanperf.core.enums import (
     Dimension,
+    FeedbackLabel,
     InsightStatus,
     InsightType,
     PeriodType,
@@ -206,6 +207,14 @@ class PerformanceInsight(Timestamps, Base):
     analysis_run_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("channel_analysis_runs.id", ondelete="SET NULL"), nullable=True
     )
+    # feedback: whether the insight was right (rules stats score each rule's precision with
+    # it), who said so and when; a snoozed insight is DISMISSED until snooze_until
+    label: Mapped[FeedbackLabel | None] = mapped_column(
+        enum_column(FeedbackLabel, "feedback_label"), nullable=True
+    )
+    labelled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    snooze_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     __table_args__ = (
         Index(None, "insight_type"),
@@ -215,6 +224,7 @@ class PerformanceInsight(Timestamps, Base):
         Index(None, "org_id", "status"),
         Index(None, "org_id", "created_at"),
         Index(None, "org_id", "fingerprint"),
+        Index(None, "org_id", "rule_id"),
     )
 
 

@@ -24,6 +24,7 @@ ENDPOINTS = {
     ("get", "/v1/performance/dashboard"),
     ("get", "/v1/performance/policies"),
     ("get", "/v1/performance/policies/{name}"),
+    ("get", "/v1/performance/rules"),
 }
 
 

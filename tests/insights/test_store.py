@@ -153,11 +153,11 @@ def test_dismissed_stays_dismissed_until_effect_grows_past_margin(sessions):
         (iid,) = generate_insights(s, 1, [draft(kit_finding(effect=0.20))], BASIS).created
         act_on_insight(s, 1, iid, "dismiss", "ana", reason="sazonal")
     with sessions.begin() as s:
-        # 0.29 <= 0.20 x 1.5 = 0.30: still within the margin
-        sync = generate_insights(s, 1, [draft(kit_finding(effect=0.29))], BASIS)
+        # the margin is in the effect's units: 0.29 <= 0.20 + 0.10 = 0.30, still within it
+        sync = generate_insights(s, 1, [draft(kit_finding(effect=0.29), margin=0.10)], BASIS)
     assert sync.suppressed == 1 and not sync.created and count(sessions) == 1
     with sessions.begin() as s:
-        sync = generate_insights(s, 1, [draft(kit_finding(effect=0.31))], BASIS)
+        sync = generate_insights(s, 1, [draft(kit_finding(effect=0.31), margin=0.10)], BASIS)
     assert len(sync.reraised) == 1 and count(sessions) == 2
     with sessions() as s:
         assert s.get(PerformanceInsight, iid).status == InsightStatus.DISMISSED
