@@ -121,10 +121,19 @@ def _rollout_text(alt: Mapping[str, Any]) -> str:
     return f"{head}; {mde_table_text(alt['mde_over_time'])}. {alt.get('reason')}"
 
 
+def _one_stop(text: str) -> str:
+    """Sentences ending in "p.p." get no second full stop."""
+    return text.replace("p.p..", "p.p.")
+
+
 def plan_text(plan: Mapping[str, Any] | None) -> str | None:
     """The plan in one paragraph: the verdict, the design, why, and what it detects over time."""
     if not plan:
         return None
+    return _one_stop(_plan_text(plan))
+
+
+def _plan_text(plan: Mapping[str, Any]) -> str:
     verdict = plan.get("verdict")
     limit = plan.get("max_duration_weeks")
     design = plan.get("design")
@@ -158,3 +167,52 @@ def plan_text(plan: Mapping[str, Any] | None) -> str | None:
     if plan.get("alternative") and verdict != "FITS":
         parts.append(_rollout_text(plan["alternative"]))
     return " ".join(parts)
+
+
+def _pp(value: Any) -> str:
+    return "—" if value is None else ptbr.points(value)
+
+
+def plan_lines(plan: Mapping[str, Any], duration_days: int | None) -> list[str]:
+    """The plan as a reviewer reads it in a terminal (pt-BR), one fact a line."""
+    if not plan:
+        return ["Sem plano de experimento."]
+    verdict = str(plan.get("verdict"))
+    lines = [
+        f"Veredito: {verdict} ({VERDICT_LABELS.get(verdict, verdict)}); limite "
+        f"{plan.get('max_duration_weeks')} semanas; duração {duration_days} dias",
+    ]
+    lines.extend(f"  - {_one_stop(reason)}" for reason in plan.get("verdict_reasons") or [])
+    design = plan.get("design")
+    if design:
+        lines.append(f"Desenho: {design['name']} — {_design_text(design)}")
+        lines.append(
+            f"  entradas por {design['enrollment_weeks']} semanas, leitura final no dia "
+            f"{design['duration_days']}; esperado com o efeito previsto: dia "
+            f"{round(design['expected_duration_days'])}"
+        )
+        lines.append(f"Efeito detectável ({design['metric']['label']}):")
+        for row in design["mde_over_time"]:
+            mark = " ✓" if row["detects_required"] else ""
+            lines.append(f"  {row['weeks']:>3} semanas: {_pp(row['mde'])}{mark}")
+        lines.append(f"  exigido: {_pp(design['metric']['mde'])}")
+        for look in design.get("looks") or []:
+            lines.append(
+                f"  leitura {look['look']}: dia {look['day']}, "
+                f"{ptbr.percent(look['information_fraction'])} da amostra, |z| ≥ "
+                f"{ptbr.br_number(look['boundary_z'], 3)}"
+            )
+    others = plan.get("designs") or []
+    if others:
+        lines.append("Desenhos avaliados:")
+        for d in others:
+            fits = "cabe" if d["fits"] else "não cabe"
+            lines.append(
+                f"  {d['name']:<24} {d['metric']:<24} {d['duration_weeks']:>4} semanas  "
+                f"{fits}; em {plan.get('max_duration_weeks')} semanas detecta "
+                f"{_pp(d['mde_at_limit'])}"
+            )
+    alt = plan.get("alternative")
+    if alt:
+        lines.append(_one_stop(_rollout_text(alt)))
+    return lines

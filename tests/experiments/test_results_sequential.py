@@ -31,7 +31,9 @@ SEQUENTIAL = {
         "enrollment_weeks": 14,
         "looks": [
             {"look": k + 1, "information_fraction": t, "day": d, "boundary_z": b}
-            for k, (t, d, b) in enumerate(zip((0.25, 0.5, 0.75, 1.0), LOOK_DAYS, BOUNDS, strict=True))
+            for k, (t, d, b) in enumerate(
+                zip((0.25, 0.5, 0.75, 1.0), LOOK_DAYS, BOUNDS, strict=True)
+            )
         ],
     },
 }
