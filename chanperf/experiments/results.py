@@ -337,9 +337,11 @@ def _evaluate_fixed(
         sizes = {k: len(v) for k, v in by_arm.items()}
         srm_p, design = None, "before_after"
 
-    def measure(metric: str, direction: str, level: float) -> dict[str, Any]:
+    def measure(
+        metric: str, direction: str, level: float, window: timedelta = maturation
+    ) -> dict[str, Any]:
         groups = {
-            name: _outcome(conn, org_id, metric, members, end, maturation)
+            name: _outcome(conn, org_id, metric, members, end, window)
             for name, members in by_arm.items()
         }
         return {
@@ -350,27 +352,44 @@ def _evaluate_fixed(
 
     primary_def = plan.get("primary_metric", {})
     primary = measure(primary_def.get("name", ""), primary_def.get("direction", "increase"), alpha)
+    # a design that decides on a leading metric is judged on it (its shorter window);
+    # the primary metric is reported beside it, on the entries mature by then
+    lead = (plan.get("design") or {}).get("metric") or {}
+    decision = primary
+    if lead.get("leading"):
+        decision = measure(
+            str(lead.get("name")),
+            str(lead.get("direction") or primary_def.get("direction", "increase")),
+            alpha,
+            timedelta(days=int(lead.get("window_days") or 0)),
+        )
     guardrails = [
         measure(g["metric"], g["direction"], harm_alpha) for g in plan.get("guardrails", [])
     ]
     srm_threshold = float(stop.get("srm_p_threshold", 0.001))
     if srm_p is not None and srm_p < srm_threshold:
         verdict = "srm_invalid"
-    elif primary["status"] == "insufficient_data":
+    elif decision["status"] == "insufficient_data":
         verdict = "insufficient_data"
-    elif primary["status"] == "worse" or any(g["status"] == "worse" for g in guardrails):
+    elif decision["status"] == "worse" or any(g["status"] == "worse" for g in guardrails):
         verdict = "worse"
-    elif primary["status"] == "better":
+    elif decision["status"] == "better":
         verdict = "improved"
     else:
         verdict = "no_effect"
     return {
         "design": design,
+        "decision_metric": (
+            {"name": lead.get("name"), "window_days": int(lead.get("window_days") or 0)}
+            if lead.get("leading")
+            else {"name": primary_def.get("name"), "window_days": maturation.days}
+        ),
+        "decision": decision,
         "arms": sizes,
         "srm_p": srm_p,
-        "estimate": primary.get("estimate"),
-        "ci": primary.get("ci"),
-        "p_value": primary.get("p_value"),
+        "estimate": decision.get("estimate"),
+        "ci": decision.get("ci"),
+        "p_value": decision.get("p_value"),
         "primary": primary,
         "guardrails": guardrails,
         "verdict": verdict,

@@ -81,3 +81,24 @@ def test_a_null_effect_does_not_stop_and_ends_with_no_effect(sessions) -> None:
 def test_not_read_before_the_first_look(sessions) -> None:
     sequential_channel(sessions, 0.40, 0.65, seed=3)
     assert results(sessions, day(LOOK_DAYS[0] - 2)) is None
+
+
+def test_a_fixed_design_on_a_leading_metric_is_judged_on_it(sessions) -> None:
+    generate(sessions, 0.40, 0.65, seed=3)
+    plan = {
+        **PLAN,
+        "expected_duration_days": 98 + 14,
+        "design": {"kind": "fixed", "metric": SEQUENTIAL["design"]["metric"]},
+    }
+    with sessions.begin() as s:
+        s.query(PolicyProposal).one().experiment_plan = plan
+    res = results(sessions, day(98 + 15))
+    assert res is not None and res["design"] == "ab" and res["verdict"] == "improved"
+    assert res["decision_metric"] == {"name": "activation_rate", "window_days": 14}
+    decision, primary = res["decision"], res["primary"]
+    # 14-day activation: about half of the 30-day rates; all 3000 R1 entries are 14 days old
+    assert decision["n_control"] + decision["n_treatment"] == 3000
+    assert decision["rate_treatment"] < primary["rate_treatment"]
+    assert 0.25 < decision["rate_treatment"] < 0.40 and res["estimate"] == decision["estimate"]
+    # the 30-day primary only counts the entries 30 days old by then
+    assert primary["n_control"] + primary["n_treatment"] < 3000
