@@ -199,8 +199,28 @@ class ProposalQuerySchema(PageQuerySchema):
     policy = fields.String(validate=validate.Length(min=1, max=100))
 
 
+def _plan_value(key: str, description: str) -> fields.Function:
+    """A field of the stored experiment plan, surfaced at the proposal's top level."""
+    return fields.Function(
+        lambda row: (getattr(row, "experiment_plan", None) or {}).get(key),
+        dump_only=True,
+        allow_none=True,
+        metadata={"type": "string", "description": description},
+    )
+
+
 class PolicyProposalSchema(ProposalSummarySchema):
     """A policy proposal: the row other services read, with its change and experiment."""
+
+    experiment_verdict = _plan_value(
+        "verdict",
+        "FITS (a test fits the organisation's longest accepted experiment), "
+        "LONGER_THAN_LIMIT (every test is longer: see experiment_plan.alternative, a staged "
+        "rollout) or NOT_TESTABLE; the design is experiment_plan.design",
+    )
+    experiment_summary = _plan_value(
+        "summary", "The plan in pt-BR: verdict, design, detectable effect over time"
+    )
 
     org_id = fields.Integer(required=True)
     description = fields.String(required=True)

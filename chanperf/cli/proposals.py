@@ -22,6 +22,7 @@ from chanperf.experiments.results import check_experiment_results
 from chanperf.proposals.apply import apply_proposal
 from chanperf.proposals.queries import get_proposal, list_proposals, proposal_diff
 from chanperf.proposals.replay import replay_proposal
+from chanperf.proposals.texts import plan_lines
 from chanperf.proposals.workflow import approve_proposal, reject_proposal
 
 
@@ -62,6 +63,24 @@ def proposals_show(settings: Settings, proposal_id: int, org_id: int) -> None:
                 {f: getattr(p, f) for f in fields}, default=str, indent=2, ensure_ascii=False
             )
         )
+
+
+@proposals_group.command("plan")
+@click.argument("proposal_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The stored plan as JSON.")
+@org_option()
+@click.pass_obj
+@handle_errors
+def proposals_plan(settings: Settings, proposal_id: int, as_json: bool, org_id: int) -> None:
+    """The experiment plan: verdict, design, detectable effect over time, looks, alternative."""
+    with transaction(settings) as session:
+        p = get_proposal(session, org_id, proposal_id)
+        plan = p.experiment_plan or {}
+        if as_json:
+            click.echo(json.dumps(plan, default=str, indent=2, ensure_ascii=False))
+            return
+        for line in plan_lines(plan, p.experiment_duration_days):
+            click.echo(line)
 
 
 @proposals_group.command("diff")

@@ -154,12 +154,17 @@ def _print_proposals(rows: list[Any], echo: Echo) -> None:
             echo(f"    Impacto esperado: {r['expected_impact']}")
         if r["risk_assessment"]:
             echo(f"    {r['risk_assessment']}")
-        if plan:
+        if plan.get("design"):
             echo(
-                f"    Experimento: {plan.get('sample_size_per_arm', '?')} contas por braço, "
-                f"~{plan.get('expected_duration_weeks', '?')} semanas "
-                f"({r['experiment_duration_days']} dias)"
+                f"    Experimento [{plan.get('verdict')}]: {plan.get('sample_size_per_arm', '?')} "
+                f"contas por braço, ~{plan.get('expected_duration_weeks', '?')} semanas "
+                f"({r['experiment_duration_days']} dias; limite {plan.get('max_duration_weeks')} "
+                "semanas)"
             )
+        elif plan:
+            echo(f"    Experimento [{plan.get('verdict')}]")
+        if plan.get("summary"):
+            echo(f"    Plano: {plan['summary']}")
         if r["policy_diff"]:
             for line in str(r["policy_diff"]).splitlines():
                 echo(f"    {line}")

@@ -23,6 +23,8 @@ from chanperf.analysis.detectors.cohorts import onboarding_cohort, reactivation_
 from chanperf.core.errors import Problem, ValidationError
 from chanperf.core.periods import DAY_SECONDS
 from chanperf.core.yaml_positions import read_yaml
+from chanperf.experiments.leading import LeadingStats, measure_leading
+from chanperf.experiments.sequential import SPENDING_FUNCTIONS
 
 CONFIG_FILE = Path("analysis") / "experiments.yaml"
 
@@ -77,6 +79,14 @@ class MoneyFigure:
 
 
 @dataclass(frozen=True)
+class LeadingMetric:
+    """The primary metric read after a shorter window (30-day relapse for 90-day reincidence)."""
+
+    window_days: int
+    label: str
+
+
+@dataclass(frozen=True)
 class ParameterPlan:
     """How a change of one parameter is measured (one entry of `parameters:`)."""
 
@@ -93,6 +103,24 @@ class ParameterPlan:
     guardrails: tuple[Guardrail, ...]
     risks: tuple[str, ...]
     money: MoneyFigure | None = None
+    leading: LeadingMetric | None = None
+
+
+@dataclass(frozen=True)
+class SequentialConfig:
+    looks: int
+    spending: str
+
+    @property
+    def fractions(self) -> tuple[float, ...]:
+        """Information fractions of the looks: equal shares of the planned sample."""
+        return tuple((k + 1) / self.looks for k in range(self.looks))
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    treated_share: float
+    pre_weeks: int
 
 
 @dataclass(frozen=True)
@@ -109,6 +137,13 @@ class ExperimentConfig:
     risk_high_share: float
     risk_medium_share: float
     parameters: tuple[ParameterPlan, ...] = field(default_factory=tuple)
+    max_duration_weeks: int = 12
+    max_plannable_weeks: int = 104
+    mde_horizons_weeks: tuple[int, ...] = (4, 8, 12, 26)
+    treatment_shares: tuple[float, ...] = ()
+    sequential: SequentialConfig | None = None
+    leading_min_capture: float = 1.0
+    rollout: RolloutConfig | None = None
 
     def for_parameter(self, address: str) -> ParameterPlan | None:
         """The entry whose pattern matches `policy.path` (`*` is one path segment)."""
@@ -178,6 +213,13 @@ def load_experiment_config(rules_dir: Path | str) -> ExperimentConfig:
             money_direction = need("direction", str, money_at)
             choice(money_direction, DIRECTIONS, [*money_at, "direction"])
             money = MoneyFigure(str(field_name), str(money_label), str(money_direction))
+        leading = None
+        if entry.get("leading") is not None:
+            lead_at = (*at, "leading")
+            window, lead_label = need("window_days", int, lead_at), need("label", str, lead_at)
+            if isinstance(window, int) and window <= 0:
+                found.append(doc.problem([*lead_at, "window_days"], "window_days: must be > 0"))
+            leading = LeadingMetric(int(window or 0), str(lead_label))
         plans.append(
             ParameterPlan(
                 pattern=str(pattern),
@@ -193,6 +235,7 @@ def load_experiment_config(rules_dir: Path | str) -> ExperimentConfig:
                 guardrails=guardrails,
                 risks=tuple(str(r) for r in entry.get("risks") or ()),
                 money=money,
+                leading=leading,
             )
         )
     risk = data.get("risk") or {}
@@ -209,6 +252,41 @@ def load_experiment_config(rules_dir: Path | str) -> ExperimentConfig:
             "srm_p_threshold",
         )
     }
+    limits = {key: need(key, int) for key in ("max_duration_weeks", "max_plannable_weeks")}
+    horizons = data.get("mde_horizons_weeks")
+    if not (
+        isinstance(horizons, list)
+        and horizons
+        and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in horizons)
+    ):
+        found.append(doc.problem(["mde_horizons_weeks"], "mde_horizons_weeks: a list of weeks > 0"))
+        horizons = []
+    shares = data.get("treatment_shares") or []
+    if not isinstance(shares, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) and 0 < x < 1 for x in shares
+    ):
+        found.append(doc.problem(["treatment_shares"], "treatment_shares: shares in (0, 1)"))
+        shares = []
+    seq = data.get("sequential")
+    sequential = None
+    if seq is not None:
+        looks, spending = (
+            need("looks", int, ("sequential",)),
+            need("spending", str, ("sequential",)),
+        )
+        if isinstance(looks, int) and looks < 2:
+            found.append(doc.problem(["sequential", "looks"], "looks: at least 2"))
+        choice(spending, SPENDING_FUNCTIONS, ["sequential", "spending"])
+        sequential = SequentialConfig(int(looks or 2), str(spending))
+    capture = need("leading_min_capture", (int, float))
+    roll = data.get("rollout")
+    rollout = None
+    if roll is not None:
+        treated = need("treated_share", (int, float), ("rollout",))
+        pre = need("pre_weeks", int, ("rollout",))
+        if isinstance(treated, int | float) and not 0 < treated < 1:
+            found.append(doc.problem(["rollout", "treated_share"], "treated_share: in (0, 1)"))
+        rollout = RolloutConfig(float(treated or 0.5), int(pre or 0))
     if found:
         raise ValidationError(found, summary=f"{path}: invalid experiment configuration")
     return ExperimentConfig(
@@ -224,6 +302,13 @@ def load_experiment_config(rules_dir: Path | str) -> ExperimentConfig:
         risk_high_share=float(risk.get("high_affected_share", 1.0)),
         risk_medium_share=float(risk.get("medium_affected_share", 1.0)),
         parameters=tuple(plans),
+        max_duration_weeks=int(limits["max_duration_weeks"]),
+        max_plannable_weeks=int(limits["max_plannable_weeks"]),
+        mde_horizons_weeks=tuple(int(h) for h in horizons),
+        treatment_shares=tuple(float(x) for x in shares),
+        sequential=sequential,
+        leading_min_capture=float(capture),
+        rollout=rollout,
     )
 
 
@@ -249,6 +334,10 @@ class PopulationStats:
     affected_share: float | None
     weekly_volume: float | None
     weeks: float
+    # entries per week of every region of the source (before the population's filters):
+    # a staged rollout picks its regions and its untouched comparison among them
+    region_volumes: tuple[tuple[str, float], ...] = ()
+    leading: LeadingStats | None = None
 
 
 # Per metric: source cohort, the flag counted, the rows in the denominator, the time of entry.
@@ -279,6 +368,14 @@ def measure_population(
     )
     start = ctx.utc(ctx.period_start)
     frame = frame[frame[when] >= start]
+    span_days = (ctx.end_utc - start).total_seconds() / DAY_SECONDS
+    weeks = min(float(volume_weeks), span_days / 7)
+    everyone = frame[frame["won"]] if plan.metric == "reincidence_rate" else frame
+    everyone = everyone[everyone[when] >= ctx.end_utc - timedelta(weeks=weeks)]
+    region_volumes: tuple[tuple[str, float], ...] = ()
+    if weeks > 0 and "region" in everyone.columns:
+        counts = everyone["region"].dropna().astype(str).value_counts()
+        region_volumes = tuple(sorted((str(k), float(v) / weeks) for k, v in counts.items()))
     for name, value in filters.items():
         if name in frame.columns:
             frame = frame[frame[name] == value]
@@ -291,8 +388,18 @@ def measure_population(
         share = float((members["kit"] == str(current_value)).mean())
     elif len(members) and plan.affected == "discount_gt_proposed":
         share = float((members["discount_pct"].astype(float) > float(proposed_value)).mean())
-    span_days = (ctx.end_utc - start).total_seconds() / DAY_SECONDS
-    weeks = min(float(volume_weeks), span_days / 7)
     recent = frame[frame[when] >= ctx.end_utc - timedelta(weeks=weeks)]
     volume = len(recent) / weeks if weeks > 0 else None
-    return PopulationStats(len(members), baseline, share, volume, weeks)
+    leading = None
+    if plan.leading is not None and plan.maturation:
+        leading = measure_leading(
+            conn,
+            ctx.org_id,
+            plan.metric,
+            start,
+            ctx.end_utc,
+            int(ctx.policies.get(plan.maturation, 0) or 0),
+            plan.leading.window_days,
+            filters,
+        )
+    return PopulationStats(len(members), baseline, share, volume, weeks, region_volumes, leading)

@@ -30,6 +30,7 @@ from chanperf.core.enums import (
 )
 from chanperf.core.stats import compare_proportions, sample_ratio_p_value
 from chanperf.experiments.design import arms_of, assign_arm
+from chanperf.experiments.sequential import read_look
 from chanperf.models.performance import PolicyProposal
 from chanperf.models.source import (
     ChannelAccount,
@@ -185,6 +186,127 @@ def _compare(
 def evaluate_experiment(
     conn: Connection, org_id: int, plan: Mapping[str, Any], implemented_at: datetime, end: datetime
 ) -> dict[str, Any]:
+    """The results of one plan, read the way its design says.
+
+    A group-sequential design (`design.kind`) is read at each of its looks that `end`
+    has reached, on its decision metric (the leading metric when the plan chose one)
+    with the plan's stored boundaries, and stops at the first look whose |z| crosses
+    one; any other plan is read once, at `end`.
+    """
+    design = plan.get("design") or {}
+    if design.get("kind") != "group_sequential" or len(arms_of(plan)) < 2:
+        return _evaluate_fixed(conn, org_id, plan, implemented_at, end)
+    return _evaluate_sequential(conn, org_id, plan, implemented_at, end)
+
+
+def _evaluate_sequential(
+    conn: Connection, org_id: int, plan: Mapping[str, Any], implemented_at: datetime, end: datetime
+) -> dict[str, Any]:
+    design = plan["design"]
+    metric = design.get("metric") or {}
+    name = str(metric.get("name") or plan.get("primary_metric", {}).get("name", ""))
+    direction = str(metric.get("direction") or plan.get("primary_metric", {}).get("direction"))
+    window = timedelta(days=int(metric.get("window_days") or plan.get("maturation_days") or 0))
+    entries_end = implemented_at + timedelta(weeks=int(design.get("enrollment_weeks") or 0))
+    population = plan.get("population", {})
+    source = population.get("source", "onboardings")
+    arms = arms_of(plan)
+    control, treatment = arms[0][0], arms[-1][0]
+    stop = plan.get("stopping_rule", {})
+    harm_alpha = float(stop.get("harm_alpha", 0.01))
+    looks_read: list[dict[str, Any]] = []
+    stopped: dict[str, Any] | None = None
+    by_arm: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    at = end
+    for look in design.get("looks") or []:
+        at = implemented_at + timedelta(days=int(look["day"]))
+        if at > end:
+            break
+        members = _members(
+            conn, org_id, source, population, Window(implemented_at, min(at, entries_end))
+        )
+        by_arm = {n: [] for n, _ in arms}
+        for member in members:
+            by_arm[assign_arm(member[0], plan["experiment_key"], arms)].append(member)
+        groups = {n: _outcome(conn, org_id, name, m, at, window) for n, m in by_arm.items()}
+        t, c = groups[treatment], groups[control]
+        read = read_look(
+            sum(t.values()), len(t), sum(c.values()), len(c), float(look["boundary_z"]), direction
+        )
+        looks_read.append({"look": look["look"], "at": at.isoformat(), **read})
+        if read["crossed"]:
+            stopped = looks_read[-1]
+            break
+    last_look = (design.get("looks") or [{}])[-1]
+    finished = stopped is not None or (
+        bool(looks_read) and looks_read[-1]["look"] == last_look.get("look")
+    )
+    read_at = min(at, end) if looks_read else end
+    sizes = {n: len(by_arm.get(n, [])) for n, _ in arms}
+    srm_p = (
+        sample_ratio_p_value([sizes[n] for n, _ in arms], [s for _, s in arms])
+        if sum(sizes.values())
+        else None
+    )
+    primary_def = plan.get("primary_metric", {})
+    primary_window = timedelta(days=int(plan.get("maturation_days") or 0))
+
+    def measure(metric_name: str, better: str, maturity: timedelta, level: float) -> dict[str, Any]:
+        groups = {
+            n: _outcome(conn, org_id, metric_name, m, read_at, maturity) for n, m in by_arm.items()
+        }
+        return {
+            "metric": metric_name,
+            "direction": better,
+            **_compare(groups, control, treatment, better, level),
+        }
+
+    decision = measure(name, direction, window, float(plan.get("alpha", 0.05)))
+    primary = measure(
+        primary_def.get("name", ""),
+        primary_def.get("direction", "increase"),
+        primary_window,
+        float(plan.get("alpha", 0.05)),
+    )
+    guardrails = [
+        measure(g["metric"], g["direction"], primary_window, harm_alpha)
+        for g in plan.get("guardrails", [])
+    ]
+    srm_threshold = float(stop.get("srm_p_threshold", 0.001))
+    if srm_p is not None and srm_p < srm_threshold:
+        verdict = "srm_invalid"
+    elif not looks_read or decision["status"] == "insufficient_data":
+        verdict = "insufficient_data"
+    elif any(g["status"] == "worse" for g in guardrails):
+        verdict = "worse"
+    elif stopped is not None:
+        verdict = "improved" if stopped["better"] else "worse"
+    elif not finished:
+        verdict = "in_progress"
+    else:
+        verdict = "no_effect"
+    return {
+        "design": "group_sequential",
+        "decision_metric": {"name": name, "window_days": window.days},
+        "looks": looks_read,
+        "stopped_at_look": stopped["look"] if stopped else None,
+        "stopped_early": bool(stopped and stopped["look"] != last_look.get("look")),
+        "arms": sizes,
+        "srm_p": srm_p,
+        "estimate": decision.get("estimate"),
+        "ci": decision.get("ci"),
+        "p_value": decision.get("p_value"),
+        "decision": decision,
+        "primary": primary,
+        "guardrails": guardrails,
+        "verdict": verdict,
+        "window": {"start": implemented_at.isoformat(), "end": read_at.isoformat()},
+    }
+
+
+def _evaluate_fixed(
+    conn: Connection, org_id: int, plan: Mapping[str, Any], implemented_at: datetime, end: datetime
+) -> dict[str, Any]:
     """The results of one plan: arm sizes, SRM, primary metric, guardrails and the verdict."""
     population = plan.get("population", {})
     source = population.get("source", "onboardings")
@@ -215,9 +337,11 @@ def evaluate_experiment(
         sizes = {k: len(v) for k, v in by_arm.items()}
         srm_p, design = None, "before_after"
 
-    def measure(metric: str, direction: str, level: float) -> dict[str, Any]:
+    def measure(
+        metric: str, direction: str, level: float, window: timedelta = maturation
+    ) -> dict[str, Any]:
         groups = {
-            name: _outcome(conn, org_id, metric, members, end, maturation)
+            name: _outcome(conn, org_id, metric, members, end, window)
             for name, members in by_arm.items()
         }
         return {
@@ -228,27 +352,44 @@ def evaluate_experiment(
 
     primary_def = plan.get("primary_metric", {})
     primary = measure(primary_def.get("name", ""), primary_def.get("direction", "increase"), alpha)
+    # a design that decides on a leading metric is judged on it (its shorter window);
+    # the primary metric is reported beside it, on the entries mature by then
+    lead = (plan.get("design") or {}).get("metric") or {}
+    decision = primary
+    if lead.get("leading"):
+        decision = measure(
+            str(lead.get("name")),
+            str(lead.get("direction") or primary_def.get("direction", "increase")),
+            alpha,
+            timedelta(days=int(lead.get("window_days") or 0)),
+        )
     guardrails = [
         measure(g["metric"], g["direction"], harm_alpha) for g in plan.get("guardrails", [])
     ]
     srm_threshold = float(stop.get("srm_p_threshold", 0.001))
     if srm_p is not None and srm_p < srm_threshold:
         verdict = "srm_invalid"
-    elif primary["status"] == "insufficient_data":
+    elif decision["status"] == "insufficient_data":
         verdict = "insufficient_data"
-    elif primary["status"] == "worse" or any(g["status"] == "worse" for g in guardrails):
+    elif decision["status"] == "worse" or any(g["status"] == "worse" for g in guardrails):
         verdict = "worse"
-    elif primary["status"] == "better":
+    elif decision["status"] == "better":
         verdict = "improved"
     else:
         verdict = "no_effect"
     return {
         "design": design,
+        "decision_metric": (
+            {"name": lead.get("name"), "window_days": int(lead.get("window_days") or 0)}
+            if lead.get("leading")
+            else {"name": primary_def.get("name"), "window_days": maturation.days}
+        ),
+        "decision": decision,
         "arms": sizes,
         "srm_p": srm_p,
-        "estimate": primary.get("estimate"),
-        "ci": primary.get("ci"),
-        "p_value": primary.get("p_value"),
+        "estimate": decision.get("estimate"),
+        "ci": decision.get("ci"),
+        "p_value": decision.get("p_value"),
         "primary": primary,
         "guardrails": guardrails,
         "verdict": verdict,
@@ -264,7 +405,8 @@ def _end_of(as_of: date, timezone: str) -> datetime:
 def check_experiment_results(
     session: Session, org_id: int, as_of: date, timezone: str = "America/Sao_Paulo"
 ) -> list[PolicyProposal]:
-    """Store `implementation_results` of every IMPLEMENTED proposal whose planned duration passed.
+    """Store `implementation_results` of every IMPLEMENTED proposal whose planned duration
+    passed, or, for a group-sequential design, whose first look passed.
 
     Safe to run twice: results are recomputed from the source tables and overwritten.
     """
@@ -282,6 +424,9 @@ def check_experiment_results(
         days = plan.get("expected_duration_days")
         if not plan or days is None or row.implemented_at is None:
             continue  # no plan, or no observed volume to plan a duration with
+        design = plan.get("design") or {}
+        if design.get("kind") == "group_sequential" and design.get("looks"):
+            days = design["looks"][0]["day"]  # a sequential test is read from its first look
         if row.implemented_at + timedelta(days=int(days)) > end:
             continue
         row.implementation_results = evaluate_experiment(

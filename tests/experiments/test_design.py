@@ -77,3 +77,31 @@ def test_bad_config_is_reported_with_positions(tmp_path: Path) -> None:
     message = str(err.value)
     assert "happiness" in message and "shares must add up to 1" in message
     assert "experiments.yaml:" in message
+
+
+def test_bad_limits_and_designs_are_reported_with_their_lines(tmp_path: Path) -> None:
+    (tmp_path / "analysis").mkdir()
+    text = (REPO_ROOT / "rules/analysis/experiments.yaml").read_text()
+    lines = text.splitlines()
+    limit_line = next(i for i, line in enumerate(lines) if line.startswith("max_duration_weeks"))
+    text = text.replace("max_duration_weeks: 12", "max_duration_weeks: twelve")
+    text = text.replace("spending: obrien_fleming", "spending: haybittle")
+    text = text.replace("window_days: 30,", "window_days: 0,")
+    text = text.replace("treatment_shares: [0.7]", "treatment_shares: [1.5]")
+    (tmp_path / "analysis/experiments.yaml").write_text(text)
+    with pytest.raises(ValidationError) as err:
+        load_experiment_config(tmp_path)
+    message = str(err.value)
+    assert f"experiments.yaml:{limit_line + 1}" in message and "max_duration_weeks" in message
+    assert "'haybittle' is not one of obrien_fleming, pocock" in message
+    assert "window_days: must be > 0" in message
+    assert "treatment_shares: shares in (0, 1)" in message
+
+
+def test_shipped_config_holds_the_limit_and_the_leading_metrics() -> None:
+    cfg = load_experiment_config(REPO_ROOT / "rules")
+    assert cfg.max_duration_weeks == 12 and cfg.mde_horizons_weeks == (4, 8, 12, 26)
+    discount = cfg.for_parameter("reactivation.max_discount_pct")
+    assert discount is not None and discount.leading is not None
+    assert discount.leading.window_days == 30
+    assert cfg.sequential is not None and cfg.sequential.fractions == (0.25, 0.5, 0.75, 1.0)
