@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from chanperf.analysis.findings import Finding, MetricDrift, OnboardingTarget
+from chanperf.cli.main import main
 from chanperf.core.errors import ValidationError
 from chanperf.core.settings import REPO_ROOT
 from chanperf.insights.drafts import InsightDraft, build_insight_drafts
@@ -240,23 +243,34 @@ def _plain_drafts(*findings: Finding) -> list[InsightDraft]:
 
 
 @pytest.mark.parametrize(
-    ("text", "where"),
+    ("text", "line"),
     [
-        ("version: 1\nalpha: 0.05\nnest:\n  - {parent: [region], child: region}\n", ":4:"),
-        ("version: 1\nalpha: 2\nnest: []\n", ":2:"),
-        ("version: 1\nalpha: 0.05\nnest:\n  - {parent: [], child: kit}\n", ":4:"),
+        ("version: 1\nalpha: 0.05\nnest:\n  - {parent: [region], child: region}\n", 4),
+        ("version: 1\nalpha: 2\nnest: []\n", 2),
+        ("version: 1\nalpha: 0.05\nnest:\n  - {parent: [], child: kit}\n", 4),
     ],
 )
-def test_a_bad_grouping_file_names_its_line(tmp_path: Path, text: str, where: str):
+def test_a_bad_grouping_file_names_its_line(tmp_path: Path, text: str, line: int):
     (tmp_path / "analysis").mkdir()
     (tmp_path / "analysis" / "grouping.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ValidationError) as err:
         load_grouping_config(tmp_path)
-    assert where in str(err.value) or any(
-        p.line == int(where.strip(":")) for p in err.value.problems
-    )
+    assert [p.line for p in err.value.problems] == [line]
 
 
 def test_the_shipped_file_nests_regions_and_segments_under_the_channel():
     assert CONFIG.alpha == 0.05 and CONFIG.correction == "holm"
     assert {(n.parent, n.child) for n in CONFIG.nests} >= {((), "region"), ((), "segment")}
+
+
+def test_lint_reports_a_bad_grouping_file_with_its_line(tmp_path: Path):
+    shutil.copytree(RULES, tmp_path / "rules")
+    path = tmp_path / "rules" / "analysis" / "grouping.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("alpha: 0.05", "alpha: -1"), encoding="utf-8"
+    )
+    line = 1 + path.read_text(encoding="utf-8").split("\n").index("alpha: -1")
+    args = ["lint", "--policies-dir", str(REPO_ROOT / "policies")]
+    result = CliRunner().invoke(main, [*args, "--rules-dir", str(tmp_path / "rules")])
+    assert result.exit_code == 1
+    assert f"{path}:{line}:" in result.output and "alpha" in result.output
