@@ -274,3 +274,25 @@ def test_lint_reports_a_bad_grouping_file_with_its_line(tmp_path: Path):
     result = CliRunner().invoke(main, [*args, "--rules-dir", str(tmp_path / "rules")])
     assert result.exit_code == 1
     assert f"{path}:{line}:" in result.output and "alpha" in result.output
+
+
+def test_a_region_folded_into_the_channel_brings_its_segment_cuts_along():
+    def both(finding: MetricDrift, segment: str) -> MetricDrift:
+        return dataclasses.replace(
+            finding, segment=segment, filters={**finding.filters, "segment": segment}
+        )
+
+    # the channel-wide drop of CHANNEL_WIDE, with R1 cut by segment (same rates: 40 -> -10)
+    findings = [
+        *CHANNEL_WIDE[:3],
+        both(nps((110, 30, 200), (24, 32, 80), region="R1"), "S1"),
+        both(nps((165, 45, 300), (36, 48, 120), region="R1"), "S2"),
+    ]
+    (one,) = group_drafts(drafts_for(findings), findings, CONFIG)
+    assert scope(one) == ("", "")
+    r1, r2 = one.evidence["drilldown"]
+    assert (r1["value"], r2["value"]) == ("R1", "R2") and "drilldown" not in r2
+    assert [(e["dimension"], e["value"], e["n_b"], e["differs"]) for e in r1["drilldown"]] == [
+        ("segment", "S1", 80, False),
+        ("segment", "S2", 120, False),
+    ]
