@@ -185,12 +185,13 @@ def _from_intervals(cut: Finding, parent: Finding) -> Heterogeneity | None:
         return None
     se_c = (float(cut.ci_high) - float(cut.ci_low)) / (2 * Z95)  # type: ignore[arg-type]
     se_p = (float(parent.ci_high) - float(parent.ci_low)) / (2 * Z95)  # type: ignore[arg-type]
-    w = min(cut.n / parent.n, 1.0)
-    variance = max(se_c**2 + se_p**2 - 2 * w * se_c**2, (1 - w) ** 2 * se_c**2)
-    diff = float(cut.effect) - float(parent.effect)  # type: ignore[arg-type]
+    w = cut.n / parent.n
     if w >= 1.0:
         return None  # the cut is the whole parent: nothing else to compare with
-    # report the difference against the rest, in the findings' units
+    # the variance cannot be below the cut's own share of it (rounded CIs, odd intervals)
+    variance = max(se_c**2 + se_p**2 - 2 * w * se_c**2, (1 - w) ** 2 * se_c**2)
+    diff = float(cut.effect) - float(parent.effect)  # type: ignore[arg-type]
+    # reported against the rest of the parent, in the findings' units
     return Heterogeneity(diff / (1 - w), _z_p(diff, variance), "z_test_cut_vs_parent_ci")
 
 
