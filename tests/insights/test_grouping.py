@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chanperf.analysis.findings import Finding, MetricDrift, OnboardingTarget
+from chanperf.analysis.findings import Finding, MetricDrift, OnboardingTarget, StateBottleneck
 from chanperf.cli.main import main
 from chanperf.core.errors import ValidationError
 from chanperf.core.settings import REPO_ROOT
@@ -296,3 +296,82 @@ def test_a_region_folded_into_the_channel_brings_its_segment_cuts_along():
         ("segment", "S1", 80, False),
         ("segment", "S2", 120, False),
     ]
+
+
+def win_rate(x_a: int, n_a: int, x_b: int, n_b: int, region: str | None = None) -> MetricDrift:
+    rate_a, rate_b = x_a / n_a, x_b / n_b
+    return MetricDrift(
+        **PERIOD,
+        filters={"metric": "win_rate", **({"region": region} if region else {})},
+        metric="win_rate",
+        category="reactivation",
+        direction="worse" if rate_b < rate_a else "better",
+        worsening=rate_a - rate_b,
+        relative_worsening=(rate_a - rate_b) / rate_a,
+        recent_weeks=4,
+        baseline_weeks=12,
+        n=n_a + n_b,
+        n_a=n_a,
+        n_b=n_b,
+        rate_a=rate_a,
+        rate_b=rate_b,
+        effect=rate_b - rate_a,
+        p_value=1e-6,
+        p_value_adj=1e-5,
+        region=region,
+        extra={"x_a": x_a, "x_b": x_b, "test": "two_proportions"},
+    )
+
+
+def test_a_proportion_kpi_is_tested_from_its_counts():
+    # channel 600/1000 -> 200/500; R1 300/500 -> 60/200 (-0.30), so the rest (R2)
+    # 300/500 -> 140/300 (-0.1333): difference -1/6, Wald variances
+    # 0.6*0.4/500 + 0.3*0.7/200 + 0.6*0.4/500 + (7/15)(8/15)/300
+    findings = [
+        win_rate(600, 1000, 200, 500),
+        win_rate(300, 500, 60, 200, "R1"),
+        win_rate(300, 500, 140, 300, "R2"),
+    ]
+    v = 0.24 / 500 + 0.21 / 200 + 0.24 / 500 + (7 / 15) * (8 / 15) / 300
+    test = heterogeneity(findings[1], findings[0])
+    assert test is not None and test.method == "z_test_cut_vs_rest"
+    assert test.difference == pytest.approx(-0.3 - (140 / 300 - 0.6))
+    assert test.p_value == pytest.approx(_p(1 / 6, v))
+    # all three fire the reactivation drift rule; R1 went further (own insight), R2 less
+    drafts = drafts_for(findings)
+    assert len(drafts) == 3
+    grouped = group_drafts(drafts, findings, CONFIG)
+    assert sorted(scope(d) for d in grouped) == [("", ""), ("R1", "")]
+    r1, r2 = grouped[0].evidence["drilldown"]
+    assert (r1["differs"], r1["own_insight"], r2["differs"], r2["own_insight"]) == (
+        True,
+        True,
+        True,
+        False,
+    )
+
+
+def test_a_state_transition_rate_is_tested_from_its_counts_too():
+    def moves(x_a: int, n_a: int, x_b: int, n_b: int, region: str | None = None):
+        return StateBottleneck(
+            **PERIOD,
+            filters={
+                "state": "ACTIVE",
+                "to_state": "STALLED",
+                **({"region": region} if region else {}),
+            },
+            signal="transition_rate",
+            state="ACTIVE",
+            to_state="STALLED",
+            region=region,
+            n_a=n_a,
+            n_b=n_b,
+            effect=x_b / n_b - x_a / n_a,
+            extra={"baseline_transitions": x_a, "recent_transitions": x_b},
+        )
+
+    # the win-rate numbers above, as transitions: the same test and figures
+    test = heterogeneity(moves(300, 500, 60, 200, "R1"), moves(600, 1000, 200, 500))
+    v = 0.24 / 500 + 0.21 / 200 + 0.24 / 500 + (7 / 15) * (8 / 15) / 300
+    assert test is not None and test.method == "z_test_cut_vs_rest"
+    assert test.p_value == pytest.approx(_p(1 / 6, v))
