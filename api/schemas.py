@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, post_dump, validate
 
 from api.fields import MAX_ID, Day, UtcDateTime
 from chanperf.core.enums import (
@@ -93,6 +95,69 @@ class ProposalSummarySchema(Schema):
     created_at = UtcDateTime(allow_none=True)
 
 
+class _KeepsUndeclared(Schema):
+    """Dumps the declared fields and passes every other key of the dict through: the
+    evidence's keys vary with the finding, only the documented ones are typed."""
+
+    @post_dump(pass_original=True)
+    def _keep_undeclared(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        return {**original, **data} if isinstance(original, dict) else data
+
+
+class InsightDrilldownEntrySchema(_KeepsUndeclared):
+    """One cut (a region, a segment) under an insight found at a wider scope."""
+
+    dimension = fields.String(
+        required=True, metadata={"description": "The cut's dimension: region or segment."}
+    )
+    value = fields.String(required=True, metadata={"description": "The region or segment."})
+    rate_a = fields.Float(
+        allow_none=True, metadata={"description": "The cut's reference rate (baseline)."}
+    )
+    rate_b = fields.Float(
+        allow_none=True, metadata={"description": "The cut's rate (recent, or observed)."}
+    )
+    n_a = fields.Integer(allow_none=True, metadata={"description": "The cut's reference sample."})
+    n_b = fields.Integer(allow_none=True, metadata={"description": "The cut's sample."})
+    effect = fields.Float(allow_none=True, metadata={"description": "The cut's effect (b − a)."})
+    p_value = fields.Float(allow_none=True, metadata={"description": "The cut's own p-value."})
+    differs = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The cut's change differs significantly from the rest of the "
+            "parent's (heterogeneity test, multiplicity-corrected, alpha in "
+            "rules/analysis/grouping.yaml)."
+        },
+    )
+    own_insight = fields.Boolean(
+        metadata={"description": "The cut is reported as an insight of its own too."}
+    )
+    difference_vs_rest = fields.Float(
+        allow_none=True,
+        metadata={"description": "The cut's effect minus the rest of the parent's."},
+    )
+    heterogeneity_p = fields.Float(allow_none=True)
+    heterogeneity_p_adj = fields.Float(allow_none=True)
+    heterogeneity_test = fields.String(allow_none=True)
+    drilldown = fields.List(
+        fields.Dict(),
+        metadata={"description": "The cut's own cuts, when they were folded into it."},
+    )
+
+
+class InsightEvidenceSchema(_KeepsUndeclared):
+    """The numbers behind an insight (the finding's fields, keys vary with its kind)."""
+
+    drilldown = fields.List(
+        fields.Nested(InsightDrilldownEntrySchema),
+        metadata={
+            "description": "For an insight found at a wide scope (the channel, a region): "
+            "each narrower cut of the same measurement, with whether it differs from the "
+            "rest of this scope. Cuts that move with it are not insights of their own."
+        },
+    )
+
+
 class PerformanceInsightSchema(Schema):
     """An insight, in the shape of the design's examples (type, severity, category, title,
     observation, evidence, recommendation, suggested_action) plus the rest of its row."""
@@ -104,7 +169,7 @@ class PerformanceInsightSchema(Schema):
     category = fields.String(allow_none=True)
     title = fields.String(required=True)
     observation = fields.String(required=True)
-    evidence = fields.Dict(allow_none=True)
+    evidence = fields.Nested(InsightEvidenceSchema, allow_none=True)
     recommendation = fields.String(allow_none=True)
     suggested_action = _enum(SuggestedAction, allow_none=True)
     suggested_params = fields.Dict(allow_none=True)

@@ -1,4 +1,5 @@
-"""One analysis run: collect what is missing, run every detector, apply the rules, store insights.
+"""One analysis run: collect what is missing, run every detector, apply the rules, group
+the insights of one cause (insights/grouping.py), store them.
 
 Everything a run writes (policy versions, insights, proposals, the run record)
 is written in one transaction: a failure leaves the previous state, and the
@@ -29,6 +30,7 @@ from chanperf.core.enums import RunStatus
 from chanperf.core.errors import public_error
 from chanperf.core.settings import Settings
 from chanperf.insights.drafts import InsightDraft, build_insight_drafts
+from chanperf.insights.grouping import group_drafts, load_grouping_config
 from chanperf.insights.impact import impact_basis
 from chanperf.insights.store import InsightSync, generate_insights
 from chanperf.metrics.collect import collect, windows_from
@@ -89,6 +91,7 @@ def analyze(
     loaded_policies, rules = load_packs(settings)
     policies = policies or loaded_policies
     ctx = analysis_context(settings, org_id, as_of, policies)
+    grouping = load_grouping_config(settings.rules_dir)
     if collect_first:
         _collect_missing(settings, ctx)
     # The weekly job stores insights only; proposals come from the monthly run and the CLI.
@@ -102,7 +105,9 @@ def analyze(
                 metrics = session.connection()
                 source = stack.enter_context(source_engine.connect()) if source_engine else metrics
                 findings = run_detectors(source, ctx, metrics_conn=metrics)
-                drafts = build_insight_drafts(evaluate(rules, policies, findings))
+                drafts = group_drafts(
+                    build_insight_drafts(evaluate(rules, policies, findings)), findings, grouping
+                )
                 basis = impact_basis(source, org_id, ctx.end_utc)
                 sync = generate_insights(
                     session,

@@ -1,10 +1,12 @@
-"""Lint a policy and rule repository: policies, rules and rule tests validated together."""
+"""Lint a policy and rule repository: policies, rules, rule tests and the insight grouping
+(`analysis/grouping.yaml`) validated together."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from chanperf.core.errors import Problem, ValidationError
+from chanperf.insights.grouping import load_grouping_config
 from chanperf.policies.load import load_policies
 from chanperf.rules.load import load_rules
 from chanperf.rules.testing import load_rule_tests
@@ -28,4 +30,8 @@ def lint(policies_dir: Path, rules_dir: Path) -> list[Problem]:
             load_rule_tests(rules_dir / "tests")
         except ValidationError as exc:
             problems += exc.problems
+    try:
+        load_grouping_config(rules_dir)
+    except ValidationError as exc:
+        problems += exc.problems
     return problems

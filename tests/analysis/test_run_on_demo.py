@@ -201,3 +201,18 @@ def test_rerun_for_the_same_as_of_changes_no_insight_count(demo):
     assert counts() == before
     assert summary.insights_created == 0 and summary.insights_updated == before[0]
     assert summary.proposals_created == 0
+
+
+def test_the_channel_wide_nps_drop_is_one_insight_with_its_cuts_in_the_drilldown(demo):
+    """The scenario drops NPS in every region and segment alike (one cause): one insight,
+    for the channel, whose drill-down lists every region and segment the scenario has."""
+    doc = yaml.safe_load(resolve_scenario_path("planted").read_text(encoding="utf-8"))
+    nps = [r for r in rows(demo, PerformanceInsight.__table__) if r["rule_id"] == "nps_drift"]
+    assert [(r["affected_region"], r["affected_segment"]) for r in nps] == [(None, None)]
+    drill = nps[0]["evidence"]["drilldown"]
+    assert sorted((e["dimension"], e["value"]) for e in drill) == sorted(
+        [("region", r) for r in doc["regions"]] + [("segment", s) for s in doc["segments"]]
+    )
+    # every cut fell with the channel (its recent NPS below its baseline) and none differs
+    assert all(e["rate_b"] < e["rate_a"] and e["n_b"] > 0 for e in drill)
+    assert not any(e["differs"] or e["own_insight"] for e in drill)

@@ -18,6 +18,7 @@ PACK_FILES = [
     "policies/strategy.yaml",
     "rules/analysis/config.yaml",
     "rules/analysis/experiments.yaml",
+    "rules/analysis/grouping.yaml",
     "rules/drift.yaml",
     "rules/onboarding.yaml",
     "rules/policy.yaml",

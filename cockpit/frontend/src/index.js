@@ -4,6 +4,7 @@ import './components/performance/performance.css';
 
 export { default as PerformancePage } from './pages/PerformancePage.jsx';
 export { default as InsightCard } from './components/performance/InsightCard.jsx';
+export { default as Drilldown } from './components/performance/Drilldown.jsx';
 export { default as InsightDetail } from './components/performance/InsightDetail.jsx';
 export { default as InsightList } from './components/performance/InsightList.jsx';
 export { default as MetricsOverview } from './components/performance/MetricsOverview.jsx';

@@ -120,8 +120,8 @@ describe('InsightDetail', () => {
       [...tr.children].map((td) => td.textContent),
     );
     expect(rows).toEqual([
-      ['region', 'NORTE', '52%', '120', 'sim'],
-      ['region', 'SUL', '18%', '95', 'não'],
+      ['Região', 'NORTE', '52%', '120', 'difere'],
+      ['Região', 'SUL', '18%', '95', ''],
     ]);
     expect(container.querySelector('.cp-drilldown--differs')).toHaveTextContent('NORTE');
     expect(screen.getByText(/classificação: Verdadeiro positivo/)).toBeInTheDocument();

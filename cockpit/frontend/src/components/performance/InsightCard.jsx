@@ -1,3 +1,4 @@
+import Drilldown, { drilldownOf, inPoints } from './Drilldown.jsx';
 import { INSIGHT_STATUS_LABELS, SEVERITY_LABELS } from './format.js';
 
 /** The severity dot, coloured: CRITICAL red, HIGH orange, MEDIUM yellow, LOW blue. */
@@ -14,12 +15,22 @@ export function SeverityBadge({ severity, suffix = '' }) {
   );
 }
 
+/** "10 recortes, 1 difere" */
+function cutsSummary(cuts) {
+  const differing = cuts.filter((cut) => cut.differs).length;
+  const count = `${cuts.length} ${cuts.length === 1 ? 'recorte' : 'recortes'}`;
+  if (differing === 0) return `${count}, nenhum difere`;
+  return `${count}, ${differing} ${differing === 1 ? 'difere' : 'diferem'}`;
+}
+
 /**
- * One insight as the page lists it: severity, title and "Sugestão" (its recommendation).
- * `onOpen(insight)` opens its detail; `showStatus` adds the workflow status (full list).
+ * One insight as the page lists it: severity, title and "Sugestão" (its recommendation),
+ * and, for an insight found at a wide scope, its cuts (regions, segments) in a small table
+ * under it. `onOpen(insight)` opens its detail; `showStatus` adds the workflow status.
  */
 export default function InsightCard({ insight, onOpen, showStatus = false }) {
   const open = onOpen ? () => onOpen(insight) : undefined;
+  const cuts = drilldownOf(insight);
   return (
     <li
       className={`cp-insight cp-insight--${insight.severity.toLowerCase()}`}
@@ -47,6 +58,12 @@ export default function InsightCard({ insight, onOpen, showStatus = false }) {
         </p>
       ) : (
         <p className="cp-insight__suggestion cp-muted">Sem sugestão registrada.</p>
+      )}
+      {cuts?.length > 0 && (
+        <details className="cp-insight__drilldown">
+          <summary>Por recorte: {cutsSummary(cuts)}</summary>
+          <Drilldown cuts={cuts} points={inPoints(insight)} />
+        </details>
       )}
     </li>
   );

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 
+import Drilldown, { drilldownOf, inPoints } from './Drilldown.jsx';
 import ErrorNotice, { BackButton } from './ErrorNotice.jsx';
 import { SeverityBadge } from './InsightCard.jsx';
 import {
@@ -13,7 +14,6 @@ import {
   formatEvidence,
   formatMoney,
   formatNumber,
-  formatPercent,
 } from './format.js';
 import useAsync from './useAsync.js';
 
@@ -37,11 +37,6 @@ const ACTION_NEEDS = {
   implement: { field: 'implementation_notes', label: 'Notas da implementação' },
 };
 
-function rate(value) {
-  if (typeof value !== 'number') return formatEvidence(value);
-  return value >= 0 && value <= 1 ? formatPercent(value * 100) : formatNumber(value, 2);
-}
-
 function Evidence({ evidence }) {
   const entries = Object.entries(evidence ?? {}).filter(([key]) => key !== 'drilldown');
   if (entries.length === 0) return <p className="cp-muted">Sem evidência registrada.</p>;
@@ -54,34 +49,6 @@ function Evidence({ evidence }) {
         </div>
       ))}
     </dl>
-  );
-}
-
-/** The cuts behind a channel-wide insight: which of them differ. */
-function Drilldown({ cuts }) {
-  return (
-    <table className="cp-table cp-drilldown">
-      <thead>
-        <tr>
-          <th>Dimensão</th>
-          <th>Recorte</th>
-          <th>Taxa</th>
-          <th>Casos</th>
-          <th>Difere?</th>
-        </tr>
-      </thead>
-      <tbody>
-        {cuts.map((cut) => (
-          <tr key={`${cut.dimension}:${cut.value}`} className={cut.differs ? 'cp-drilldown--differs' : undefined}>
-            <td>{cut.dimension}</td>
-            <td>{cut.value}</td>
-            <td>{rate(cut.rate_b)}</td>
-            <td>{formatNumber(cut.n_b, 0)}</td>
-            <td>{cut.differs ? 'sim' : 'não'}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
 
@@ -197,7 +164,7 @@ export default function InsightDetail({ service, insightId, canAct = false, onBa
 }
 
 function InsightBody({ insight, canAct, onAct }) {
-  const drilldown = Array.isArray(insight.evidence?.drilldown) ? insight.evidence.drilldown : null;
+  const drilldown = drilldownOf(insight);
   const where = [insight.affected_region, insight.affected_segment, insight.affected_policy].filter(Boolean);
   const impact = insight.impact_estimate;
   return (
@@ -238,7 +205,7 @@ function InsightBody({ insight, canAct, onAct }) {
       {drilldown && (
         <>
           <h3>Detalhamento por recorte</h3>
-          {drilldown.length ? <Drilldown cuts={drilldown} /> : <p className="cp-muted">Nenhum recorte.</p>}
+          {drilldown.length ? <Drilldown cuts={drilldown} points={inPoints(insight)} /> : <p className="cp-muted">Nenhum recorte.</p>}
         </>
       )}
 

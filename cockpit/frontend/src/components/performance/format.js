@@ -47,6 +47,11 @@ export const CATEGORY_LABELS = {
   quality: 'Qualidade',
 };
 
+export const DIMENSION_LABELS = {
+  region: 'Região',
+  segment: 'Segmento',
+};
+
 export const INSIGHT_LABEL_LABELS = {
   TRUE_POSITIVE: 'Verdadeiro positivo',
   FALSE_POSITIVE: 'Falso positivo',
