@@ -41,6 +41,8 @@ class AnalysisConfig:
     discount_bucket_edges_pct: tuple[float, ...] = (5.0, 8.0)
     churn_risk_top_share: float = 0.1
     churn_horizon_days: int = 60
+    history_weeks: int = 52
+    changepoint_min_weeks: int = 4
 
 
 def load_analysis_config(rules_dir: Path | str) -> AnalysisConfig:

@@ -79,10 +79,22 @@ class KitEffectiveness(Finding):
 
 @dataclass(frozen=True, kw_only=True)
 class RegionFailure(Finding):
-    """`region`'s onboarding failure rate (b) against the rest of the channel (a); `ratio` = b / a."""
+    """`region`'s onboarding failure rate (b) against the rest of the channel (a); `ratio` = b / a.
+
+    Whether the difference predates the region's own change: `change_start` is the most
+    likely week the region's weekly failure rate changed, `change_p_value` the scan's
+    p-value; `rate_b_before`/`rate_a_before` the region and the rest on onboardings started
+    before it, `effect_before` their difference and `p_value_before` its two-proportion test.
+    """
 
     kind: ClassVar[str] = "region_failure"
     ratio: float | None = None
+    change_start: date | None = None
+    change_p_value: float | None = None
+    rate_a_before: float | None = None
+    rate_b_before: float | None = None
+    effect_before: float | None = None
+    p_value_before: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,7 +251,10 @@ class Misalignment(Finding):
 class MetricDrift(Finding):
     """Weekly KPI `metric` (of `category`): recent weeks (b) differ from baseline weeks (a).
 
-    `direction` "worse"/"better" for the business; `recent_weeks`/`baseline_weeks` counts.
+    `direction` "worse"/"better" for the business. Found by a change-point scan over the
+    KPI's weekly history: a = the weeks before the change, b = the weeks from
+    `change_start` (Monday of the first changed week) on; `baseline_weeks`/`recent_weeks`
+    count their weeks with data.
     `effect` is b − a as everywhere; `worsening` is the same change measured in the
     business's bad direction (positive = worse: `effect` for KPIs where higher is worse,
     −`effect` where lower is worse) and `relative_worsening` = worsening / |rate_a|, so a
@@ -254,6 +269,7 @@ class MetricDrift(Finding):
     relative_worsening: float | None = None
     recent_weeks: int | None = None
     baseline_weeks: int | None = None
+    change_start: date | None = None
 
 
 FINDING_TYPES: dict[str, type[Finding]] = {

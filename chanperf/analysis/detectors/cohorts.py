@@ -61,6 +61,28 @@ def onboarding_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     return cohort.copy()
 
 
+def onboarding_history(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
+    """Onboardings started over the last `history_weeks` weeks (the change-point scans'
+    history), with a `week` column (Monday of the local start day); read once per run."""
+    start = ctx.utc(ctx.as_of - timedelta(days=7 * ctx.config.history_weeks))
+    cohort = ctx.once(
+        ("onboarding_history",),
+        lambda: _with_week(
+            ctx, fetch_onboardings(conn, ctx.org_id, start, ctx.end_utc, activation_window(ctx))
+        ),
+    )
+    return cohort.copy()
+
+
+def _with_week(ctx: AnalysisContext, cohort: pd.DataFrame) -> pd.DataFrame:
+    if cohort.empty:
+        return cohort.assign(week=pd.Series(dtype=object))
+    local = pd.to_datetime(cohort["started_at"]).dt.tz_localize("UTC").dt.tz_convert(ctx.tz)
+    days = local.dt.tz_localize(None).dt.normalize()
+    cohort["week"] = [d.date() for d in days - pd.to_timedelta(days.dt.day_of_week, unit="D")]
+    return cohort
+
+
 def reactivation_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     """The lookback's resolved reactivations (`chanperf.source.cohorts.REACTIVATION_COLUMNS`),
     read once per run."""
