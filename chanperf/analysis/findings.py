@@ -164,7 +164,8 @@ class StateBottleneck(Finding):
     """Accounts stuck in `state`, or a transition rate jumping against its baseline.
 
     `signal` "time_in_state": `median_days` vs the policy's `max_days`;
-    `signal` "transition_rate": rate of `state` → `to_state`, recent (b) vs baseline (a).
+    `signal` "transition_rate": weekly rate of `state` → `to_state`, from the week it changed,
+    `change_start`, on (b) vs the weeks before (a).
     `accounts_affected`: accounts over the limit / making the transition.
     """
 
@@ -175,6 +176,7 @@ class StateBottleneck(Finding):
     median_days: float | None = None
     max_days: float | None = None
     accounts_affected: int | None = None
+    change_start: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

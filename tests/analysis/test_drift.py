@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from chanperf.analysis.context import AnalysisConfig, AnalysisContext, load_analysis_config
 from chanperf.analysis.detect import run_detectors
-from chanperf.analysis.detectors.drift import detect_metric_drift
+from chanperf.analysis.detectors.drift import detect_metric_drift, first_week_needed
 from chanperf.analysis.findings import MetricDrift
 from chanperf.core.changepoint import max_z_p_value
 from chanperf.core.database import make_engine
@@ -219,7 +219,7 @@ DEMO_AS_OF = date(2026, 11, 23)
 
 
 def _demo(tmp: Path, scenario: str, seed: int) -> Engine:
-    """Generate a demo scenario into SQLite and collect the weeks drift compares (no lag)."""
+    """Generate a demo scenario into SQLite and collect the weeks the drift scans read."""
     from chanperf.demo.generator import generate, period_for, write
     from chanperf.demo.scenario_file import load_scenario
     from chanperf.metrics.collect import collect
@@ -232,8 +232,13 @@ def _demo(tmp: Path, scenario: str, seed: int) -> Engine:
     period = period_for(DEMO_AS_OF, scn.history_months, settings.tz)
     with eng.begin() as conn:
         write(conn, generate(scn, seed=seed, accounts=None, period=period, org_id=1))
-    baseline, _ = demo_ctx().weeks()
-    collect(settings, org_id=1, start=baseline[0], end=DEMO_AS_OF, as_of=period.end)
+    collect(
+        settings,
+        org_id=1,
+        start=first_week_needed(demo_ctx()),
+        end=DEMO_AS_OF,
+        as_of=period.end,
+    )
     return eng
 
 
@@ -286,9 +291,10 @@ def test_planted_patterns_are_found(tmp_path_factory: pytest.TempPathFactory) ->
     assert margin.margin < 0.25 and margin.p_value_adj < 1e-6
     share = one("misalignment", signal="priority_share_vs_min", region="NORDESTE")
     assert share.priority_share < 0.2 and share.p_value_adj < 1e-6
-    # nps_drift: channel NPS falls in the recent weeks.
+    # nps_drift: channel NPS falls in the last 8 weeks (56 days before the end of 11-23).
     nps = one("metric_drift", metric="nps", region=None, segment=None)
     assert nps.direction == "worse" and nps.category == "quality" and nps.p_value_adj < 1e-6
+    assert abs((nps.change_start - date(2026, 9, 28)).days) <= 7
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ come from the onboarding and reactivation policies.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -109,11 +109,18 @@ def churn_instants(ctx: AnalysisContext) -> tuple[datetime, datetime, datetime]:
     return ctx.end_utc - 2 * horizon, ctx.end_utc - horizon, ctx.end_utc
 
 
+def history_mondays(ctx: AnalysisContext, lag: int = 0) -> list[date]:
+    """Mondays of the `history_weeks` weeks a change-point scan reads, oldest first: they end
+    at the last full ISO week before as_of, moved back `lag` weeks (cohorts that mature)."""
+    _baseline, recent = ctx.weeks()
+    last = recent[-1] - timedelta(days=7 * lag)
+    return [last - timedelta(days=7 * i) for i in range(ctx.config.history_weeks - 1, -1, -1)]
+
+
 def state_instants(ctx: AnalysisContext) -> set[datetime]:
     """The instants a run asks account states at: the churn snapshots and the start of the
-    first baseline week (the bottleneck detector's exposure)."""
-    baseline, _recent = ctx.weeks()
-    return {*churn_instants(ctx), week_span(ctx, baseline)[0]}
+    first history week (the transition-rate scan's exposure)."""
+    return {*churn_instants(ctx), week_span(ctx, history_mondays(ctx))[0]}
 
 
 def states_at(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:

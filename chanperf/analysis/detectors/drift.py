@@ -43,6 +43,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from chanperf.analysis.context import AnalysisContext
+from chanperf.analysis.detectors.cohorts import history_mondays
 from chanperf.analysis.detectors.comparisons import relative
 from chanperf.analysis.findings import Finding, MetricDrift
 from chanperf.core.changepoint import ChangePoint, scan_change
@@ -115,18 +116,9 @@ def _lag_weeks(ctx: AnalysisContext, kpi: Kpi) -> int:
     return math.ceil(kpi.maturity_factor * window / 7)
 
 
-def history(ctx: AnalysisContext, lag: int) -> list[date]:
-    """Mondays of the `history_weeks` weeks a KPI with maturation `lag` scans, oldest first:
-    they end at the last full ISO week before as_of, moved back by `lag` weeks."""
-    _baseline, recent = ctx.weeks()
-    last = recent[-1] - timedelta(days=7 * lag)
-    count = ctx.config.history_weeks
-    return [last - timedelta(days=7 * i) for i in range(count - 1, -1, -1)]
-
-
 def first_week_needed(ctx: AnalysisContext) -> date:
     """Monday of the earliest WEEKLY row any KPI reads (its history, shifted by its lag)."""
-    return min(history(ctx, _lag_weeks(ctx, kpi))[0] for kpi in KPIS)
+    return min(history_mondays(ctx, _lag_weeks(ctx, kpi))[0] for kpi in KPIS)
 
 
 def weekly_kpi_rows(
@@ -218,7 +210,7 @@ def _worsening(kpi: Kpi, effect: float, base: float) -> tuple[float, float | Non
 def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     """Every KPI of KPIS, channel-wide and per region and segment: the week its level changed."""
     plans = {kpi.metric: (kpi, _lag_weeks(ctx, kpi)) for kpi in KPIS}
-    weeks_of = {metric: history(ctx, lag) for metric, (_kpi, lag) in plans.items()}
+    weeks_of = {metric: history_mondays(ctx, lag) for metric, (_kpi, lag) in plans.items()}
     first = min(w[0] for w in weeks_of.values())
     last = max(w[-1] for w in weeks_of.values())
     rows = weekly_kpi_rows(conn, ctx, first, last)
