@@ -134,3 +134,17 @@ def test_weekly_means_without_a_known_variance() -> None:
     cp = scan_change(means * n, n, None, min_weeks=4)
     assert cp is not None and abs(cp.index - 26) <= 1 and cp.p_value < 1e-6
     assert cp.effect == pytest.approx(4.0, abs=0.6)
+
+
+def test_false_alarm_rate_on_null_weekly_means() -> None:
+    """Weekly mean activation days without a known variance: week effects of one day on a
+    mean of 12 days, 6 days of spread per onboarding, about 30 completions a week."""
+    rng = np.random.default_rng(11)
+    alarms = 0
+    series = 200
+    for _ in range(series):
+        n = rng.poisson(30, 40) + 2
+        means = 12 + rng.normal(0, 1.0, 40) + rng.normal(0, 6, 40) / np.sqrt(n)
+        cp = scan_change(means * n, n, None, min_weeks=4)
+        alarms += cp is not None and cp.p_value < ALPHA
+    assert alarms / series <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / series)
