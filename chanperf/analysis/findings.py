@@ -103,6 +103,8 @@ class OnboardingTarget(Finding):
 
     `value` observed, `target` = policy value (`parameter` names it); `gap` how far
     on the bad side (target − value for rates, value − target for days); `region` None = channel.
+    For the activation rate, when the cut's weekly rate fell at some week of the change-point
+    history: `change_start`, the scan's `change_p_value` and `rate_before` (the rate before it).
     """
 
     kind: ClassVar[str] = "onboarding_target"
@@ -110,6 +112,9 @@ class OnboardingTarget(Finding):
     value: float
     target: float
     gap: float | None = None
+    change_start: date | None = None
+    change_p_value: float | None = None
+    rate_before: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,7 +265,9 @@ class MetricDrift(Finding):
     `effect` is b − a as everywhere; `worsening` is the same change measured in the
     business's bad direction (positive = worse: `effect` for KPIs where higher is worse,
     −`effect` where lower is worse) and `relative_worsening` = worsening / |rate_a|, so a
-    rule can say "worse by at least X" once for every KPI.
+    rule can say "worse by at least X" once for every KPI. `follows_metric`: the KPI this
+    one moves with, when that KPI got worse in the same cut; `follows_p_value` its scan's
+    p-value and `follows_weeks_apart` the weeks between the two change starts.
     """
 
     kind: ClassVar[str] = "metric_drift"
@@ -272,6 +279,9 @@ class MetricDrift(Finding):
     recent_weeks: int | None = None
     baseline_weeks: int | None = None
     change_start: date | None = None
+    follows_metric: str | None = None
+    follows_p_value: float | None = None
+    follows_weeks_apart: int | None = None
 
 
 FINDING_TYPES: dict[str, type[Finding]] = {

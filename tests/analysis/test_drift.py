@@ -165,6 +165,8 @@ def test_weekly_kpis_change_points(weekly: Engine) -> None:
     assert days.extra["statistic"] == pytest.approx(5 / math.sqrt(variance * (2 / 80)))
     assert days.direction == "worse" and (days.n_a, days.n_b) == (80, 80)
     assert days.extra["lag_weeks"] == 9
+    # The activation rate of the channel got better, not worse: nothing for days to follow.
+    assert days.follows_metric is None and days.follows_p_value is None
 
     nps = by[("nps", None)]
     # Pooled P = 180/400, D = 100/400: NPS 0.2, unit variance 0.70 − 0.04 = 0.66; best split

@@ -21,7 +21,10 @@ The finding's a side is the weeks before the change, b the weeks from it on:
 `recent_weeks` their weeks with data, `change_start` the Monday of the first week after
 the change (the pt-BR text says "caiu de 62% para 36% a partir de <data>"). `effect` =
 rate_b − rate_a with its dispersion-inflated 95 % interval; `extra` holds the scan's
-statistic, dispersion and number of splits tried.
+statistic, dispersion and number of splits tried. Average activation days follows the
+activation rate: fewer activations within the window leave more late ones, so when the
+activation rate of the same cut got worse, its change is quoted (`follows_metric`,
+`follows_p_value`, `follows_weeks_apart`) and the rule can tell one cause from two.
 
 Cohort KPIs mature: an onboarding cohort needs `activation_window_days`, a won
 reactivation `reincidence_window_days`, before its rate is final, and the completions of
@@ -64,6 +67,10 @@ class Kpi:
     worse_when: str  # "higher" or "lower"
     maturity_param: str | None = None  # policy parameter holding the maturation window (days)
     maturity_factor: int = 1  # how many windows a cohort needs before the KPI is final
+    # A KPI that moves with another when that one changes (scanned before it in KPIS): its
+    # finding quotes the other's change in the same cut (`follows_*`), so a rule can say
+    # "the same cause" and raise one insight.
+    follows: str | None = None
 
 
 KPIS = (
@@ -85,6 +92,8 @@ KPIS = (
         "higher",
         "onboarding.activation_window_days",
         maturity_factor=2,
+        # Fewer activations within the window leave more late ones: the mean rises with it.
+        follows="activation_rate",
     ),
     Kpi(
         "win_rate",
@@ -218,6 +227,7 @@ def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]
         return []
     groups = sorted(rows.groupby(["cut", "value"]), key=lambda g: (g[0][0] != "channel", g[0]))
     findings: list[Finding] = []
+    worse_changes: dict[tuple[str, str, str], tuple[date, float]] = {}
     for kpi, lag in plans.values():
         mondays = weeks_of[kpi.metric]
         for (cut, value), group in groups:
@@ -229,13 +239,19 @@ def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]
             before, after = scale * change.mean_before, scale * change.mean_after
             effect = scale * change.effect
             worsening, relative_worsening = _worsening(kpi, effect, before)
+            start = dates[change.index]
+            if _direction(kpi, effect) == "worse":
+                worse_changes[(kpi.metric, str(cut), str(value))] = (start, change.p_value)
+            followed = (
+                worse_changes.get((kpi.follows, str(cut), str(value))) if kpi.follows else None
+            )
             filters = {"metric": kpi.metric} | ({} if cut == "channel" else {str(cut): str(value)})
             findings.append(
                 MetricDrift(
                     org_id=ctx.org_id,
                     # The drift's period is the weeks since the change (what its
                     # impact is measured over); the weeks before are its baseline.
-                    period_start=dates[change.index],
+                    period_start=start,
                     period_end=dates[-1] + timedelta(days=6),
                     filters=filters,
                     metric=kpi.metric,
@@ -245,7 +261,10 @@ def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]
                     relative_worsening=relative_worsening,
                     recent_weeks=change.weeks_after,
                     baseline_weeks=change.weeks_before,
-                    change_start=dates[change.index],
+                    change_start=start,
+                    follows_metric=kpi.follows if followed else None,
+                    follows_p_value=followed[1] if followed else None,
+                    follows_weeks_apart=abs((start - followed[0]).days) // 7 if followed else None,
                     region=str(value) if cut == Dimension.REGION.value else None,
                     segment=str(value) if cut == Dimension.SEGMENT.value else None,
                     n=round(change.units_before + change.units_after),

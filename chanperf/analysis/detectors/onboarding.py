@@ -151,6 +151,28 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
     return findings
 
 
+def activation_drop(
+    ctx: AnalysisContext, history: pd.DataFrame, region: str | None
+) -> dict[str, Any]:
+    """When the cut's weekly activation rate fell (the change-point scan over the history,
+    matured onboardings by start week): `change_start`, `change_p_value` and `rate_before`,
+    the rate before it. Nothing when the history is too short or the change was a rise."""
+    cut = history if region is None else history[history["region"] == region]
+    weekly = cut.groupby("week")["activated"].agg(["sum", "size"]).sort_index()
+    if weekly.empty:
+        return {}
+    total, units = weekly["sum"].to_numpy(float), weekly["size"].to_numpy(float)
+    rate = float(total.sum() / units.sum())
+    change = scan_change(total, units, rate * (1 - rate), ctx.config.changepoint_min_weeks)
+    if change is None or change.effect >= 0:
+        return {}
+    return {
+        "change_start": weekly.index[change.index],
+        "change_p_value": change.p_value,
+        "rate_before": change.mean_before,
+    }
+
+
 def history_before_change(
     ctx: AnalysisContext, history: pd.DataFrame, region: str, flag: str
 ) -> dict[str, Any]:
@@ -192,11 +214,17 @@ def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[
     """Channel and per-region activation rate vs `target_activation_rate` (binomial, 'less'),
     and median activation days vs `max_activation_days` (sign test, 'median above').
 
+    The activation-rate finding also says whether the cut's rate fell at some week of the
+    change-point history (`activation_drop`): below target only since a drop is that drop's
+    insight (metric_drift), not a second one.
+
     Activation days are those of matured onboardings that completed before the end
     (late completions included); onboardings that never completed have no duration.
     """
     cohort = onboarding_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
+    history = onboarding_history(conn, ctx)
+    history = history[history["matured"]]
     target = ctx.policies.get(f"{POLICY}.target_activation_rate", None)
     max_days = ctx.policies.get(f"{POLICY}.max_activation_days", None)
     cuts: list[tuple[str | None, pd.DataFrame]] = [(None, matured)]
@@ -222,6 +250,7 @@ def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[
                     value=fields["rate_b"],
                     target=float(target),
                     gap=float(target) - fields["rate_b"],
+                    **activation_drop(ctx, history, region),
                     extra=scalar_extra(
                         {"activated": x, "activation_window_days": activation_window(ctx)}
                     ),
