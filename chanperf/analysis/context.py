@@ -49,6 +49,8 @@ class AnalysisConfig:
     # A dismissed or snoozed insight of a rule without `reraise_margin` comes back when
     # its |effect| grows by more than this share (insights/store.py).
     reraise_growth: float = 0.25
+    history_weeks: int = 52
+    changepoint_min_weeks: int = 4
 
 
 def load_analysis_config(rules_dir: Path | str) -> AnalysisConfig:

@@ -79,10 +79,22 @@ class KitEffectiveness(Finding):
 
 @dataclass(frozen=True, kw_only=True)
 class RegionFailure(Finding):
-    """`region`'s onboarding failure rate (b) against the rest of the channel (a); `ratio` = b / a."""
+    """`region`'s onboarding failure rate (b) against the rest of the channel (a); `ratio` = b / a.
+
+    Whether the difference predates the region's own change: `change_start` is the most
+    likely week the region's weekly failure rate changed, `change_p_value` the scan's
+    p-value; `rate_b_before`/`rate_a_before` the region and the rest on onboardings started
+    before it, `effect_before` their difference and `p_value_before` its two-proportion test.
+    """
 
     kind: ClassVar[str] = "region_failure"
     ratio: float | None = None
+    change_start: date | None = None
+    change_p_value: float | None = None
+    rate_a_before: float | None = None
+    rate_b_before: float | None = None
+    effect_before: float | None = None
+    p_value_before: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +103,8 @@ class OnboardingTarget(Finding):
 
     `value` observed, `target` = policy value (`parameter` names it); `gap` how far
     on the bad side (target − value for rates, value − target for days); `region` None = channel.
+    For the activation rate, when the cut's weekly rate fell at some week of the change-point
+    history: `change_start`, the scan's `change_p_value` and `rate_before` (the rate before it).
     """
 
     kind: ClassVar[str] = "onboarding_target"
@@ -98,6 +112,9 @@ class OnboardingTarget(Finding):
     value: float
     target: float
     gap: float | None = None
+    change_start: date | None = None
+    change_p_value: float | None = None
+    rate_before: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +169,8 @@ class StateBottleneck(Finding):
     """Accounts stuck in `state`, or a transition rate jumping against its baseline.
 
     `signal` "time_in_state": `median_days` vs the policy's `max_days`;
-    `signal` "transition_rate": rate of `state` → `to_state`, recent (b) vs baseline (a).
+    `signal` "transition_rate": weekly rate of `state` → `to_state`, from the week it changed,
+    `change_start`, on (b) vs the weeks before (a).
     `accounts_affected`: accounts over the limit / making the transition.
     """
 
@@ -163,6 +181,7 @@ class StateBottleneck(Finding):
     median_days: float | None = None
     max_days: float | None = None
     accounts_affected: int | None = None
+    change_start: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,11 +258,16 @@ class Misalignment(Finding):
 class MetricDrift(Finding):
     """Weekly KPI `metric` (of `category`): recent weeks (b) differ from baseline weeks (a).
 
-    `direction` "worse"/"better" for the business; `recent_weeks`/`baseline_weeks` counts.
+    `direction` "worse"/"better" for the business. Found by a change-point scan over the
+    KPI's weekly history: a = the weeks before the change, b = the weeks from
+    `change_start` (Monday of the first changed week) on; `baseline_weeks`/`recent_weeks`
+    count their weeks with data.
     `effect` is b − a as everywhere; `worsening` is the same change measured in the
     business's bad direction (positive = worse: `effect` for KPIs where higher is worse,
     −`effect` where lower is worse) and `relative_worsening` = worsening / |rate_a|, so a
-    rule can say "worse by at least X" once for every KPI.
+    rule can say "worse by at least X" once for every KPI. `follows_metric`: the KPI this
+    one moves with, when that KPI got worse in the same cut; `follows_p_value` its scan's
+    p-value and `follows_weeks_apart` the weeks between the two change starts.
     """
 
     kind: ClassVar[str] = "metric_drift"
@@ -254,6 +278,10 @@ class MetricDrift(Finding):
     relative_worsening: float | None = None
     recent_weeks: int | None = None
     baseline_weeks: int | None = None
+    change_start: date | None = None
+    follows_metric: str | None = None
+    follows_p_value: float | None = None
+    follows_weeks_apart: int | None = None
 
 
 FINDING_TYPES: dict[str, type[Finding]] = {

@@ -7,6 +7,7 @@ ctx.weeks() gives baseline Mondays 06-03, 06-10 and recent Mondays 06-17, 06-24.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -183,14 +184,14 @@ def stalling_channel(engine: Engine) -> Engine:
     return engine
 
 
-def test_transition_rate_recent_weeks_against_baseline(stalling_channel: Engine) -> None:
-    ctx = make_ctx()
+def test_transition_rate_change_point(stalling_channel: Engine) -> None:
+    ctx = make_ctx(history_weeks=4, changepoint_min_weeks=2)
     with stalling_channel.connect() as conn:
-        exposure = weekly_exposure(conn, ctx)
+        exposure = weekly_exposure(conn, ctx, [date(2024, 6, d) for d in (3, 10, 17, 24)])
         flows = analyze_state_flows(conn, ctx)
         found = [f for f in detect_bottlenecks(conn, ctx) if f.signal == "transition_rate"]
-    # Account-weeks in ACTIVE: 06-03: 10 (1 stalls), 06-10: 9 (0) -> baseline 1 / 19;
-    # 06-17: 9 (3 stall), 06-24: 6 (1) -> recent 4 / 15.
+    # Account-weeks in ACTIVE: 06-03: 10 (1 stalls), 06-10: 9 (0), 06-17: 9 (3 stall),
+    # 06-24: 6 (1).
     active = exposure[exposure["state"] == "ACTIVE"]
     assert active.groupby("week")["accounts"].sum().to_dict() == {
         date(2024, 6, 3): 10,
@@ -198,27 +199,35 @@ def test_transition_rate_recent_weeks_against_baseline(stalling_channel: Engine)
         date(2024, 6, 17): 9,
         date(2024, 6, 24): 6,
     }
+    assert set(exposure["period"]) == {"history"}
     # The lookback (from 2024-01-03) sees the five stalls, not the 2024-01-01 starts.
     assert flows[
         ["from_state", "to_state", "transitions", "accounts", "share"]
     ].values.tolist() == [["ACTIVE", "STALLED", 5, 5, 1.0]]
-    # No account churned: ACTIVE→CHURNED and STALLED→CHURNED were never seen, so not compared.
+    # No account churned: ACTIVE→CHURNED and STALLED→CHURNED never happened, so not scanned.
     assert {(f.state, f.to_state, f.region) for f in found} == {
         ("ACTIVE", "STALLED", None),
         ("ACTIVE", "STALLED", "R1"),
     }
     ch = next(f for f in found if f.region is None)
-    expected = compare_proportions(4, 15, 1, 19)
+    # Four weeks, two on each side: the one split is after 06-10 (1/19 before, 4/15 after).
+    # Weekly rates 1/10, 0, 3/9, 1/6: successive differences over √(1/n_t + 1/n_t−1) have
+    # mean square 0.2158 above the binomial 5/34 × 29/34, so φ = 0.2158 / 0.1254 and the z
+    # is read against Student t with 2(4 − 1)/3 = 2 degrees of freedom.
+    rates, sizes = [0.1, 0.0, 3 / 9, 1 / 6], [10, 9, 9, 6]
+    d2 = [(rates[i] - rates[i - 1]) ** 2 / (1 / sizes[i] + 1 / sizes[i - 1]) for i in range(1, 4)]
+    v = 5 / 34 * 29 / 34
+    phi = (sum(d2) / 3) / v
+    z = (4 / 15 - 1 / 19) / math.sqrt(phi * v * (1 / 19 + 1 / 15))
+    assert phi == pytest.approx(1.7204, abs=1e-3)
     assert (ch.n_a, ch.n_b, ch.accounts_affected) == (19, 15, 4)
+    assert ch.change_start == date(2024, 6, 17) and ch.period_start == date(2024, 6, 17)
     assert ch.rate_a == pytest.approx(1 / 19) and ch.rate_b == pytest.approx(4 / 15)
     assert ch.effect == pytest.approx(4 / 15 - 1 / 19)
     assert ch.relative_effect == pytest.approx((4 / 15 - 1 / 19) / (1 / 19))
-    assert ch.p_value == pytest.approx(expected.p_value)
-    assert (ch.ci_low, ch.ci_high) == (
-        pytest.approx(expected.ci_low),
-        pytest.approx(expected.ci_high),
-    )
-    assert ch.extra["lookback_transitions"] == 5 and ch.extra["recent_first_week"] == "2024-06-17"
+    assert ch.extra["dispersion"] == pytest.approx(phi)
+    assert ch.p_value == pytest.approx(2 * sps.t.sf(z, 2))
+    assert ch.extra["lookback_transitions"] == 5 and ch.extra["history_first_week"] == "2024-06-03"
     # Time in state: STALLED accounts are all under 90 days, so the sign test gives p = 1.
     stalled = [
         f for f in detect_bottlenecks_of(stalling_channel, ctx) if f.signal == "time_in_state"

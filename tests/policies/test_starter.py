@@ -67,7 +67,7 @@ def test_the_new_repository_passes_its_own_ci(tmp_path: Path, monkeypatch) -> No
     assert f"policies: {repo / 'policies'} (the working folder)" in lint.output
     tests = CliRunner().invoke(main, ["rules", "test", "--min-coverage", "100"])
     assert tests.exit_code == 0, tests.output
-    assert "24 passed, 0 failed; coverage 100.0%" in tests.output
+    assert "25 passed, 0 failed; coverage 100.0%" in tests.output
 
 
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ come from the onboarding and reactivation policies.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -61,6 +61,28 @@ def onboarding_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     return cohort.copy()
 
 
+def onboarding_history(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
+    """Onboardings started over the last `history_weeks` weeks (the change-point scans'
+    history), with a `week` column (Monday of the local start day); read once per run."""
+    start = ctx.utc(ctx.as_of - timedelta(days=7 * ctx.config.history_weeks))
+    cohort = ctx.once(
+        ("onboarding_history",),
+        lambda: _with_week(
+            ctx, fetch_onboardings(conn, ctx.org_id, start, ctx.end_utc, activation_window(ctx))
+        ),
+    )
+    return cohort.copy()
+
+
+def _with_week(ctx: AnalysisContext, cohort: pd.DataFrame) -> pd.DataFrame:
+    if cohort.empty:
+        return cohort.assign(week=pd.Series(dtype=object))
+    local = pd.to_datetime(cohort["started_at"]).dt.tz_localize("UTC").dt.tz_convert(ctx.tz)
+    days = local.dt.tz_localize(None).dt.normalize()
+    cohort["week"] = [d.date() for d in days - pd.to_timedelta(days.dt.day_of_week, unit="D")]
+    return cohort
+
+
 def reactivation_cohort(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     """The lookback's resolved reactivations (`chanperf.source.cohorts.REACTIVATION_COLUMNS`),
     read once per run."""
@@ -87,11 +109,18 @@ def churn_instants(ctx: AnalysisContext) -> tuple[datetime, datetime, datetime]:
     return ctx.end_utc - 2 * horizon, ctx.end_utc - horizon, ctx.end_utc
 
 
+def history_mondays(ctx: AnalysisContext, lag: int = 0) -> list[date]:
+    """Mondays of the `history_weeks` weeks a change-point scan reads, oldest first: they end
+    at the last full ISO week before as_of, moved back `lag` weeks (cohorts that mature)."""
+    _baseline, recent = ctx.weeks()
+    last = recent[-1] - timedelta(days=7 * lag)
+    return [last - timedelta(days=7 * i) for i in range(ctx.config.history_weeks - 1, -1, -1)]
+
+
 def state_instants(ctx: AnalysisContext) -> set[datetime]:
     """The instants a run asks account states at: the churn snapshots and the start of the
-    first baseline week (the bottleneck detector's exposure)."""
-    baseline, _recent = ctx.weeks()
-    return {*churn_instants(ctx), week_span(ctx, baseline)[0]}
+    first history week (the transition-rate scan's exposure)."""
+    return {*churn_instants(ctx), week_span(ctx, history_mondays(ctx))[0]}
 
 
 def states_at(conn: Connection, ctx: AnalysisContext, at: datetime) -> pd.DataFrame:

@@ -1,33 +1,39 @@
 """Weekly KPI drift: `detect_metric_drift` → `MetricDrift`.
 
 Reads the WEEKLY rows of channel_performance_metrics (the channel) and of
-channel_performance_segment_metrics (dimension region and segment) and compares,
-per KPI and cut, the recent weeks (b) with the baseline weeks (a) of
-`ctx.weeks()`, each side pooled:
+channel_performance_segment_metrics (dimension region and segment) over each KPI's last
+`history_weeks` matured weeks, and finds, per KPI and cut, the week its level changed
+(`chanperf.core.changepoint.scan_change`: one change point over the whole history, the
+overdispersion across weeks estimated, the maximally selected statistic's p-value
+bounded). Comparing only the last weeks with the few before misses a change that began
+before that baseline: the baseline is then already affected.
 
-| metric | numerator / denominator | test | worse when | category |
+| metric | weekly totals / units | unit variance under no change | worse when | category |
 |---|---|---|---|---|
-| activation_rate | onboarding_activated_in_window / onboarding_matured | two proportions | lower | onboarding |
-| avg_activation_days | activation_days_sum / onboarding_completed, per week | Welch t on the weekly means | higher | onboarding |
-| win_rate | reactivation_won / reactivation_resolved | two proportions | lower | reactivation |
-| reincidence_rate | reincidences / reactivation_matured | two proportions | higher | reactivation |
-| nps | (nps_promoters − nps_detractors) / nps_responses, in points | z test of a difference of NPS | lower | quality |
+| activation_rate | onboarding_activated_in_window / onboarding_matured | binomial p(1 − p) | lower | onboarding |
+| avg_activation_days | activation_days_sum / onboarding_completed | estimated from the weeks | higher | onboarding |
+| win_rate | reactivation_won / reactivation_resolved | binomial | lower | reactivation |
+| reincidence_rate | reincidences / reactivation_matured | binomial | higher | reactivation |
+| nps | (nps_promoters − nps_detractors) / nps_responses, in points | (P + D)/N − NPS² | lower | quality |
+
+The finding's a side is the weeks before the change, b the weeks from it on:
+`rate_a`/`rate_b` their pooled rates, `n_a`/`n_b` their units, `baseline_weeks` and
+`recent_weeks` their weeks with data, `change_start` the Monday of the first week after
+the change (the pt-BR text says "caiu de 62% para 36% a partir de <data>"). `effect` =
+rate_b − rate_a with its dispersion-inflated 95 % interval; `extra` holds the scan's
+statistic, dispersion and number of splits tried. Average activation days follows the
+activation rate: fewer activations within the window leave more late ones, so when the
+activation rate of the same cut got worse, its change is quoted (`follows_metric`,
+`follows_p_value`, `follows_weeks_apart`) and the rule can tell one cause from two.
 
 Cohort KPIs mature: an onboarding cohort needs `activation_window_days`, a won
-reactivation `reincidence_window_days`, before its rate is final, and the
-completions of a young cohort are its fastest ones. Those KPIs therefore compare
-the latest *matured* weeks: both week lists are moved back by
-ceil(window / 7) weeks (`extra.lag_weeks`), so recent and baseline cohorts are
-equally complete. Average activation days counts every completion, late ones
-included (they may come well after the window), so it waits two windows: one
-window would leave the slowest completions of the recent cohorts out and make
-them look faster. Weeks without a row (or with an empty denominator) are left
-out; a cut without data on either side gives no finding.
-
-NPS test: an answer scores +1 (promoter), 0 or −1 (detractor); NPS is their mean
-with variance (P + D)/N − NPS², so the difference of two NPS has the normal
-standard error sqrt(var_a/N_a + var_b/N_b). Reported in points (× 100) like
-`nps_score`; relative_effect divides by |NPS_a|.
+reactivation `reincidence_window_days`, before its rate is final, and the completions of
+a young cohort are its fastest ones. Those KPIs therefore end their history at the latest
+*matured* week: their weeks are moved back by ceil(window / 7) (`extra.lag_weeks`).
+Average activation days counts every completion, late ones included (they may come well
+after the window), so it waits two windows. Weeks without a row (or with an empty
+denominator) are left out; a cut with fewer than twice `changepoint_min_weeks` weeks of
+data gives no finding.
 """
 
 from __future__ import annotations
@@ -35,15 +41,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import pandas as pd
-from scipy import stats as sps
 from sqlalchemy import Connection, select
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.comparisons import num, relative, two_proportions
+from chanperf.analysis.detectors.cohorts import history_mondays
+from chanperf.analysis.detectors.comparisons import relative
 from chanperf.analysis.findings import Finding, MetricDrift
+from chanperf.core.changepoint import ChangePoint, scan_change
 from chanperf.core.enums import Dimension, PeriodType
 from chanperf.models.performance import PerformanceMetric, SegmentMetric
 from chanperf.source.frames import floats, frame
@@ -61,6 +67,10 @@ class Kpi:
     worse_when: str  # "higher" or "lower"
     maturity_param: str | None = None  # policy parameter holding the maturation window (days)
     maturity_factor: int = 1  # how many windows a cohort needs before the KPI is final
+    # A KPI that moves with another when that one changes (scanned before it in KPIS): its
+    # finding quotes the other's change in the same cut (`follows_*`), so a rule can say
+    # "the same cause" and raise one insight.
+    follows: str | None = None
 
 
 KPIS = (
@@ -82,6 +92,8 @@ KPIS = (
         "higher",
         "onboarding.activation_window_days",
         maturity_factor=2,
+        # Fewer activations within the window leave more late ones: the mean rises with it.
+        follows="activation_rate",
     ),
     Kpi(
         "win_rate",
@@ -113,15 +125,9 @@ def _lag_weeks(ctx: AnalysisContext, kpi: Kpi) -> int:
     return math.ceil(kpi.maturity_factor * window / 7)
 
 
-def _weeks(ctx: AnalysisContext, lag: int) -> tuple[list[date], list[date]]:
-    baseline, recent = ctx.weeks()
-    shift = timedelta(days=7 * lag)
-    return [d - shift for d in baseline], [d - shift for d in recent]
-
-
 def first_week_needed(ctx: AnalysisContext) -> date:
-    """Monday of the earliest WEEKLY row any KPI reads (its baseline, shifted by its lag)."""
-    return min(_weeks(ctx, _lag_weeks(ctx, kpi))[0][0] for kpi in KPIS)
+    """Monday of the earliest WEEKLY row any KPI reads (its history, shifted by its lag)."""
+    return min(history_mondays(ctx, _lag_weeks(ctx, kpi))[0] for kpi in KPIS)
 
 
 def weekly_kpi_rows(
@@ -165,81 +171,36 @@ def weekly_kpi_rows(
     return rows
 
 
-def _proportion(kpi: Kpi, a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any] | None:
-    n_a, n_b = int(a[kpi.denominator].sum()), int(b[kpi.denominator].sum())
-    if n_a == 0 or n_b == 0:
-        return None
-    x_a, x_b = int(a[kpi.numerator].sum()), int(b[kpi.numerator].sum())
-    return {
-        **two_proportions(x_b, n_b, x_a, n_a),
-        "extra": {"x_a": x_a, "x_b": x_b, "test": "two_proportions"},
-    }
+def _series(kpi: Kpi, weeks: pd.DataFrame) -> tuple[pd.DataFrame, float | None, float]:
+    """The weeks with units and their `total` column, the unit variance under no change
+    (None: the scan estimates it) and the scale the KPI is reported in."""
+    weeks = weeks[weeks[kpi.denominator] > 0].sort_values("period_date")
+    n = float(weeks[kpi.denominator].sum())
+    if kpi.test == "nps":
+        weeks = weeks.assign(total=weeks["nps_promoters"] - weeks["nps_detractors"])
+        if n == 0:
+            return weeks, 0.0, 100.0
+        share = float((weeks["nps_promoters"] + weeks["nps_detractors"]).sum()) / n
+        mean = float(weeks["total"].sum()) / n
+        return weeks, share - mean**2, 100.0
+    weeks = weeks.assign(total=weeks[kpi.numerator])
+    if kpi.test == "weekly_mean":
+        return weeks, None, 1.0
+    rate = float(weeks["total"].sum()) / n if n else 0.0
+    return weeks, rate * (1 - rate), 1.0
 
 
-def _weekly_mean(kpi: Kpi, a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any] | None:
-    a, b = a[a[kpi.denominator] > 0], b[b[kpi.denominator] > 0]
-    if len(a) < 2 or len(b) < 2:
-        return None  # a variance needs two weeks on each side
-    mean_a = (a[kpi.numerator] / a[kpi.denominator]).to_numpy(float)
-    mean_b = (b[kpi.numerator] / b[kpi.denominator]).to_numpy(float)
-    res = sps.ttest_ind(mean_b, mean_a, equal_var=False)
-    ci = res.confidence_interval(0.95)
-    effect = float(mean_b.mean() - mean_a.mean())
-    return {
-        "n": int(a[kpi.denominator].sum() + b[kpi.denominator].sum()),
-        "n_a": int(a[kpi.denominator].sum()),
-        "n_b": int(b[kpi.denominator].sum()),
-        "rate_a": float(mean_a.mean()),
-        "rate_b": float(mean_b.mean()),
-        "effect": effect,
-        "relative_effect": relative(effect, float(mean_a.mean())),
-        "ci_low": num(ci.low),
-        "ci_high": num(ci.high),
-        "p_value": num(res.pvalue)
-        if not math.isnan(float(res.pvalue))
-        else (1.0 if effect == 0 else 0.0),
-        "extra": {
-            "pooled_mean_a": float(a[kpi.numerator].sum() / a[kpi.denominator].sum()),
-            "pooled_mean_b": float(b[kpi.numerator].sum() / b[kpi.denominator].sum()),
-            "test": "welch_t_weekly_means",
-        },
-    }
-
-
-def _nps(kpi: Kpi, a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any] | None:
-    n_a, n_b = int(a["nps_responses"].sum()), int(b["nps_responses"].sum())
-    if n_a == 0 or n_b == 0:
-        return None
-    p_a, d_a = a["nps_promoters"].sum() / n_a, a["nps_detractors"].sum() / n_a
-    p_b, d_b = b["nps_promoters"].sum() / n_b, b["nps_detractors"].sum() / n_b
-    nps_a, nps_b = float(p_a - d_a), float(p_b - d_b)
-    var_a, var_b = float(p_a + d_a - nps_a**2), float(p_b + d_b - nps_b**2)
-    se = math.sqrt(var_a / n_a + var_b / n_b)
-    diff = nps_b - nps_a
-    p = float(2 * sps.norm.sf(abs(diff) / se)) if se > 0 else (1.0 if diff == 0 else 0.0)
-    z = float(sps.norm.ppf(0.975))
-    return {
-        "n": n_a + n_b,
-        "n_a": n_a,
-        "n_b": n_b,
-        "rate_a": 100 * nps_a,
-        "rate_b": 100 * nps_b,
-        "effect": 100 * diff,
-        "relative_effect": relative(diff, abs(nps_a)),
-        "ci_low": 100 * (diff - z * se),
-        "ci_high": 100 * (diff + z * se),
-        "p_value": p,
-        "extra": {
-            "promoters_a": int(a["nps_promoters"].sum()),
-            "detractors_a": int(a["nps_detractors"].sum()),
-            "promoters_b": int(b["nps_promoters"].sum()),
-            "detractors_b": int(b["nps_detractors"].sum()),
-            "test": "z_test_nps_difference",
-        },
-    }
-
-
-TESTS = {"proportion": _proportion, "weekly_mean": _weekly_mean, "nps": _nps}
+def _scan(
+    ctx: AnalysisContext, kpi: Kpi, weeks: pd.DataFrame
+) -> tuple[pd.DataFrame, ChangePoint, float] | None:
+    weeks, variance, scale = _series(kpi, weeks)
+    change = scan_change(
+        weeks["total"].to_numpy(float),
+        weeks[kpi.denominator].to_numpy(float),
+        variance,
+        ctx.config.changepoint_min_weeks,
+    )
+    return None if change is None else (weeks, change, scale)
 
 
 def _direction(kpi: Kpi, effect: float) -> str:
@@ -249,61 +210,83 @@ def _direction(kpi: Kpi, effect: float) -> str:
     return "worse" if higher == (kpi.worse_when == "higher") else "better"
 
 
-def _worsening(kpi: Kpi, stats: dict[str, Any]) -> tuple[float, float | None]:
-    """The change in the bad direction (positive = worse), absolute and relative to baseline."""
-    effect = float(stats["effect"])
+def _worsening(kpi: Kpi, effect: float, base: float) -> tuple[float, float | None]:
+    """The change in the bad direction (positive = worse), absolute and relative to before."""
     worse = effect if kpi.worse_when == "higher" else -effect
-    base = stats.get("rate_a")
-    relative = worse / abs(float(base)) if base is not None and base != 0 else None
-    return worse, relative
+    return worse, (worse / abs(base) if base != 0 else None)
 
 
 def detect_metric_drift(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
-    """Every KPI of KPIS, channel-wide and per region and segment: recent weeks vs baseline weeks."""
-    plans = {
-        kpi.metric: (kpi, _lag_weeks(ctx, kpi), *_weeks(ctx, _lag_weeks(ctx, kpi))) for kpi in KPIS
-    }
-    first = min(base_weeks[0] for _, _, base_weeks, _ in plans.values())
-    last = max(recent[-1] for _, _, _, recent in plans.values())
+    """Every KPI of KPIS, channel-wide and per region and segment: the week its level changed."""
+    plans = {kpi.metric: (kpi, _lag_weeks(ctx, kpi)) for kpi in KPIS}
+    weeks_of = {metric: history_mondays(ctx, lag) for metric, (_kpi, lag) in plans.items()}
+    first = min(w[0] for w in weeks_of.values())
+    last = max(w[-1] for w in weeks_of.values())
     rows = weekly_kpi_rows(conn, ctx, first, last)
     if rows.empty:
         return []
+    groups = sorted(rows.groupby(["cut", "value"]), key=lambda g: (g[0][0] != "channel", g[0]))
     findings: list[Finding] = []
-    for kpi, lag, baseline, recent in plans.values():
-        in_base, in_recent = rows["period_date"].isin(baseline), rows["period_date"].isin(recent)
-        for (cut, value), group in sorted(
-            rows.groupby(["cut", "value"]), key=lambda g: (g[0][0] != "channel", g[0])
-        ):
-            a, b = group[in_base.loc[group.index]], group[in_recent.loc[group.index]]
-            stats = TESTS[kpi.test](kpi, a, b)
-            if stats is None:
+    worse_changes: dict[tuple[str, str, str], tuple[date, float]] = {}
+    for kpi, lag in plans.values():
+        mondays = weeks_of[kpi.metric]
+        for (cut, value), group in groups:
+            scanned = _scan(ctx, kpi, group[group["period_date"].isin(mondays)])
+            if scanned is None:
                 continue
-            extra = {
-                **stats.pop("extra"),
-                "lag_weeks": lag,
-                "recent_first_week": recent[0].isoformat(),
-                "baseline_first_week": baseline[0].isoformat(),
-                "worse_when": kpi.worse_when,
-            }
+            weeks, change, scale = scanned
+            dates = list(weeks["period_date"])
+            before, after = scale * change.mean_before, scale * change.mean_after
+            effect = scale * change.effect
+            worsening, relative_worsening = _worsening(kpi, effect, before)
+            start = dates[change.index]
+            if _direction(kpi, effect) == "worse":
+                worse_changes[(kpi.metric, str(cut), str(value))] = (start, change.p_value)
+            followed = (
+                worse_changes.get((kpi.follows, str(cut), str(value))) if kpi.follows else None
+            )
             filters = {"metric": kpi.metric} | ({} if cut == "channel" else {str(cut): str(value)})
-            worsening, relative_worsening = _worsening(kpi, stats)
             findings.append(
                 MetricDrift(
                     org_id=ctx.org_id,
-                    period_start=baseline[0],
-                    period_end=recent[-1] + timedelta(days=6),
+                    # The drift's period is the weeks since the change (what its
+                    # impact is measured over); the weeks before are its baseline.
+                    period_start=start,
+                    period_end=dates[-1] + timedelta(days=6),
                     filters=filters,
                     metric=kpi.metric,
                     category=kpi.category,
-                    direction=_direction(kpi, float(stats["effect"])),
+                    direction=_direction(kpi, effect),
                     worsening=worsening,
                     relative_worsening=relative_worsening,
-                    recent_weeks=int(b[b[kpi.denominator] > 0]["period_date"].nunique()),
-                    baseline_weeks=int(a[a[kpi.denominator] > 0]["period_date"].nunique()),
+                    recent_weeks=change.weeks_after,
+                    baseline_weeks=change.weeks_before,
+                    change_start=start,
+                    follows_metric=kpi.follows if followed else None,
+                    follows_p_value=followed[1] if followed else None,
+                    follows_weeks_apart=abs((start - followed[0]).days) // 7 if followed else None,
                     region=str(value) if cut == Dimension.REGION.value else None,
                     segment=str(value) if cut == Dimension.SEGMENT.value else None,
-                    **stats,
-                    extra=extra,
+                    n=round(change.units_before + change.units_after),
+                    n_a=round(change.units_before),
+                    n_b=round(change.units_after),
+                    rate_a=before,
+                    rate_b=after,
+                    effect=effect,
+                    relative_effect=relative(effect, abs(before)),
+                    ci_low=scale * change.ci_low,
+                    ci_high=scale * change.ci_high,
+                    p_value=change.p_value,
+                    extra={
+                        "test": "change_point_scan",
+                        "statistic": change.statistic,
+                        "dispersion": change.dispersion,
+                        "splits": change.splits,
+                        "lag_weeks": lag,
+                        "history_first_week": mondays[0].isoformat(),
+                        "last_week_before_change": dates[change.index - 1].isoformat(),
+                        "worse_when": kpi.worse_when,
+                    },
                 )
             )
     return findings

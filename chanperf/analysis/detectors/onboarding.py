@@ -20,11 +20,13 @@ from chanperf.analysis.detectors.cohorts import (
     activation_window,
     counts,
     onboarding_cohort,
+    onboarding_history,
     scalar_extra,
     values_of,
 )
 from chanperf.analysis.detectors.comparisons import rate_vs_value, two_proportions
 from chanperf.analysis.findings import Finding, KitEffectiveness, OnboardingTarget, RegionFailure
+from chanperf.core.changepoint import scan_change
 from chanperf.core.stats import compare_ranks, median_above, median_interval
 
 POLICY = "onboarding"
@@ -110,9 +112,15 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
     business (analyze_onboarding_patterns); its complement is quoted in `extra` as
     `not_activated_rate_a/b`. Onboardings of accounts without a region are part of
     the rest of the channel.
+
+    Whether the difference is a policy gap or a recent slip (`history_before_change`):
+    the region's weekly failure rate over the change-point history is scanned for a
+    change, and the region is compared with the rest in the weeks before it.
     """
     cohort = onboarding_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
+    history = onboarding_history(conn, ctx)
+    history = history[history["matured"]]
     findings: list[Finding] = []
     for region in values_of(matured, "region"):
         mask = matured["region"] == region
@@ -126,6 +134,7 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
             RegionFailure(
                 **ctx.finding_fields({"region": region}),
                 **fields,
+                **history_before_change(ctx, history, region, "failed"),
                 region=region,
                 ratio=None if fields["rate_a"] == 0 else fields["rate_b"] / fields["rate_a"],
                 extra=scalar_extra(
@@ -142,15 +151,80 @@ def detect_region_patterns(conn: Connection, ctx: AnalysisContext) -> list[Findi
     return findings
 
 
+def activation_drop(
+    ctx: AnalysisContext, history: pd.DataFrame, region: str | None
+) -> dict[str, Any]:
+    """When the cut's weekly activation rate fell (the change-point scan over the history,
+    matured onboardings by start week): `change_start`, `change_p_value` and `rate_before`,
+    the rate before it. Nothing when the history is too short or the change was a rise."""
+    cut = history if region is None else history[history["region"] == region]
+    weekly = cut.groupby("week")["activated"].agg(["sum", "size"]).sort_index()
+    if weekly.empty:
+        return {}
+    total, units = weekly["sum"].to_numpy(float), weekly["size"].to_numpy(float)
+    rate = float(total.sum() / units.sum())
+    change = scan_change(total, units, rate * (1 - rate), ctx.config.changepoint_min_weeks)
+    if change is None or change.effect >= 0:
+        return {}
+    return {
+        "change_start": weekly.index[change.index],
+        "change_p_value": change.p_value,
+        "rate_before": change.mean_before,
+    }
+
+
+def history_before_change(
+    ctx: AnalysisContext, history: pd.DataFrame, region: str, flag: str
+) -> dict[str, Any]:
+    """Was the region's difference there before its rate changed?
+
+    Scans the region's weekly rate of `flag` (matured onboardings of the history, by start
+    week) for its most likely change, then compares the region (b) with the rest of the
+    channel (a) on the onboardings started before that week. Fields: `change_start`,
+    `change_p_value` (the scan's), `rate_a_before`, `rate_b_before`, `effect_before`,
+    `p_value_before`; none of them when the history is too short to scan.
+    """
+    inside = history[history["region"] == region]
+    weekly = inside.groupby("week")[flag].agg(["sum", "size"]).sort_index()
+    if weekly.empty:
+        return {}
+    total, units = weekly["sum"].to_numpy(float), weekly["size"].to_numpy(float)
+    rate = float(total.sum() / units.sum())
+    change = scan_change(total, units, rate * (1 - rate), ctx.config.changepoint_min_weeks)
+    if change is None:
+        return {}
+    start = weekly.index[change.index]
+    before = history[history["week"] < start]
+    mine = before["region"] == region
+    x_b, n_b = counts(before[mine], flag)
+    x_a, n_a = counts(before[~mine], flag)
+    out: dict[str, Any] = {"change_start": start, "change_p_value": change.p_value}
+    if n_a and n_b:
+        compared = two_proportions(x_b, n_b, x_a, n_a)
+        out |= {
+            "rate_a_before": compared["rate_a"],
+            "rate_b_before": compared["rate_b"],
+            "effect_before": compared["effect"],
+            "p_value_before": compared["p_value"],
+        }
+    return out
+
+
 def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
     """Channel and per-region activation rate vs `target_activation_rate` (binomial, 'less'),
     and median activation days vs `max_activation_days` (sign test, 'median above').
+
+    The activation-rate finding also says whether the cut's rate fell at some week of the
+    change-point history (`activation_drop`): below target only since a drop is that drop's
+    insight (metric_drift), not a second one.
 
     Activation days are those of matured onboardings that completed before the end
     (late completions included); onboardings that never completed have no duration.
     """
     cohort = onboarding_cohort(conn, ctx)
     matured = cohort[cohort["matured"]]
+    history = onboarding_history(conn, ctx)
+    history = history[history["matured"]]
     target = ctx.policies.get(f"{POLICY}.target_activation_rate", None)
     max_days = ctx.policies.get(f"{POLICY}.max_activation_days", None)
     cuts: list[tuple[str | None, pd.DataFrame]] = [(None, matured)]
@@ -176,6 +250,7 @@ def analyze_onboarding_patterns(conn: Connection, ctx: AnalysisContext) -> list[
                     value=fields["rate_b"],
                     target=float(target),
                     gap=float(target) - fields["rate_b"],
+                    **activation_drop(ctx, history, region),
                     extra=scalar_extra(
                         {"activated": x, "activation_window_days": activation_window(ctx)}
                     ),

@@ -14,16 +14,17 @@
   here even while fresh arrivals keep its median under the maximum.
 - "transition_rate": for a state X and a target Y in {STALLED, CHURNED}, the
   share of accounts in X at the start of an ISO week that have a transition to Y
-  during that week; account-weeks of the recent weeks (b) against those of the
-  baseline weeks (a), two-proportion test; channel-wide and per region. The same
-  account appears in several weeks, so the test treats account-weeks as
-  independent (an approximation that slightly understates the variance). A pair
-  never seen in either period is not a comparison and gives no finding.
+  during that week, week by week over the last `history_weeks` weeks; the
+  change-point scan (`chanperf.core.changepoint.scan_change`) finds the week the
+  rate changed: account-weeks from `change_start` on (b) against those before (a),
+  channel-wide and per region. The same account appears in several weeks and
+  weeks differ by more than binomial noise; the scan's dispersion, estimated from
+  the weeks, covers both. A pair that never happened in the history gives no finding.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, distinct, func, select
 
 from chanperf.analysis.context import AnalysisContext
-from chanperf.analysis.detectors.cohorts import states_at
+from chanperf.analysis.detectors.cohorts import history_mondays, states_at
 from chanperf.analysis.detectors.comparisons import (
     days_between,
     relative,
@@ -39,6 +40,7 @@ from chanperf.analysis.detectors.comparisons import (
     week_span,
 )
 from chanperf.analysis.findings import Finding, StateBottleneck
+from chanperf.core.changepoint import scan_change
 from chanperf.core.enums import AccountState
 from chanperf.core.stats import median_above, median_interval
 from chanperf.models.source import ChannelAccount, ChannelStateTransition
@@ -83,27 +85,34 @@ def analyze_state_flows(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
     return flows.sort_values(["from_state", "to_state"], na_position="first").reset_index(drop=True)
 
 
-def weekly_exposure(conn: Connection, ctx: AnalysisContext) -> pd.DataFrame:
-    """Account-weeks of the baseline and recent weeks, counted by the state they started in.
+def weekly_exposure(
+    conn: Connection, ctx: AnalysisContext, weeks: list[date] | None = None
+) -> pd.DataFrame:
+    """Account-weeks of `weeks` (Mondays, consecutive; default the baseline and recent
+    weeks), counted by the state they started in.
 
     One row per week (Monday), region and state at the week's start: `accounts` in that
     state then, and per target in TARGETS how many of them moved to it during the week.
-    Columns: week, period ("baseline"/"recent"), region, state, accounts, *TARGETS.
+    Columns: week, period ("baseline"/"recent", or "history" for given weeks), region,
+    state, accounts, *TARGETS.
 
     Counted without a row per account and week (millions at 1M accounts): the accounts in
     a state at a week's start are those at the first week's start plus the entries and
     minus the exits of the transitions before it; a mover's state at its week's start is
     its own last move before it, else its state at the first week's start.
     """
-    baseline, recent = ctx.weeks()
-    mondays = [*baseline, *recent]
+    if weeks is None:
+        baseline, recent = ctx.weeks()
+        mondays = [*baseline, *recent]
+        periods = ["baseline"] * len(baseline) + ["recent"] * len(recent)
+    else:
+        mondays, periods = list(weeks), ["history"] * len(weeks)
     columns = ["week", "period", "region", "state", "accounts", *TARGETS]
     if not mondays:
         return pd.DataFrame(columns=columns)
-    periods = ["baseline"] * len(baseline) + ["recent"] * len(recent)
     starts = np.array([ctx.utc(m) for m in mondays], dtype="datetime64[ns]")
     ends = np.array([ctx.utc(m + timedelta(days=7)) for m in mondays], dtype="datetime64[ns]")
-    start, end = week_span(ctx, baseline)[0], week_span(ctx, recent)[1]
+    start, end = week_span(ctx, mondays)
     at_start = states_at(conn, ctx, start)[["account_id", "region", "state"]]
     at_start["state"] = at_start["state"].astype(str)
     t = ChannelStateTransition.__table__
@@ -281,11 +290,11 @@ def _over_max_vs_rest(
 
 
 def _transition_rates(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
-    exposure = weekly_exposure(conn, ctx)
+    weeks = history_mondays(ctx)
+    exposure = weekly_exposure(conn, ctx, weeks)
     if exposure.empty:
         return []
     flows = analyze_state_flows(conn, ctx)
-    baseline, recent = ctx.weeks()
     findings: list[Finding] = []
     channel = exposure.assign(region=CHANNEL)
     for region, rows in [
@@ -293,43 +302,63 @@ def _transition_rates(conn: Connection, ctx: AnalysisContext) -> list[Finding]:
         *sorted(exposure.groupby("region"), key=lambda g: str(g[0])),
     ]:
         for target in TARGETS:
-            counts = (
-                rows[rows["state"] != target]
-                .groupby(["state", "period"])[[target, "accounts"]]
-                .sum()
+            weekly = (
+                rows[rows["state"] != target].groupby(["state", "week"])[[target, "accounts"]].sum()
             )
-            for state in sorted({s for s, _ in counts.index}):
+            for state in sorted({s for s, _ in weekly.index}):
                 if state == AccountState.CHURNED.value:
                     continue  # nothing leaves CHURNED
-                try:
-                    x_a, n_a = (int(v) for v in counts.loc[(state, "baseline")])
-                    x_b, n_b = (int(v) for v in counts.loc[(state, "recent")])
-                except KeyError:
-                    continue  # no account in this state in one of the periods
-                if x_a + x_b == 0:
-                    continue  # the transition never happened: nothing was compared
-                flow = flows[(flows["from_state"] == state) & (flows["to_state"] == target)]
+                series = weekly.loc[state]
+                series = series[series["accounts"] > 0].sort_index()
+                moved, exposed = (series[c].to_numpy(float) for c in (target, "accounts"))
+                if moved.sum() == 0:
+                    continue  # the transition never happened: nothing to compare
+                rate = float(moved.sum() / exposed.sum())
+                change = scan_change(
+                    moved, exposed, rate * (1 - rate), ctx.config.changepoint_min_weeks
+                )
+                if change is None:
+                    continue
+                mondays = list(series.index)
                 where = {"state": state, "to_state": target}
-                extra: dict[str, int | str] = {
-                    "baseline_transitions": x_a,
-                    "recent_transitions": x_b,
-                    "baseline_weeks": len(baseline),
-                    "recent_weeks": len(recent),
-                    "recent_first_week": recent[0].isoformat(),
+                extra: dict[str, int | float | str] = {
+                    "baseline_transitions": int(change.total_before),
+                    "recent_transitions": int(change.total_after),
+                    "baseline_weeks": change.weeks_before,
+                    "recent_weeks": change.weeks_after,
+                    "history_first_week": weeks[0].isoformat(),
+                    "test": "change_point_scan",
+                    "statistic": change.statistic,
+                    "dispersion": change.dispersion,
                 }
                 if region == CHANNEL:
+                    flow = flows[(flows["from_state"] == state) & (flows["to_state"] == target)]
                     extra["lookback_transitions"] = int(flow["transitions"].sum())
                 else:
                     where["region"] = str(region)
+                start = mondays[change.index]
                 findings.append(
                     StateBottleneck(
-                        **ctx.finding_fields(where),
+                        org_id=ctx.org_id,
+                        period_start=start,
+                        period_end=mondays[-1] + timedelta(days=6),
+                        filters=where,
                         signal="transition_rate",
                         state=state,
                         to_state=target,
                         region=None if region == CHANNEL else str(region),
-                        accounts_affected=x_b,
-                        **two_proportions(x_b, n_b, x_a, n_a),
+                        accounts_affected=int(change.total_after),
+                        change_start=start,
+                        n=round(change.units_before + change.units_after),
+                        n_a=round(change.units_before),
+                        n_b=round(change.units_after),
+                        rate_a=change.mean_before,
+                        rate_b=change.mean_after,
+                        effect=change.effect,
+                        relative_effect=relative(change.effect, change.mean_before),
+                        ci_low=change.ci_low,
+                        ci_high=change.ci_high,
+                        p_value=change.p_value,
                         extra=extra,
                     )
                 )
