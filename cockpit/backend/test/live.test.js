@@ -49,7 +49,8 @@ describe('performance.service against chanperf serve on the planted demo', () =>
     assert.deepEqual(
       dashboard.kpis.map((k) => [k.key, k.label, k.week_label, k.previous_week_label]),
       [
-        ['onboarding_rate', 'Onboarding', 'Semana 26/2026 (22/06–28/06)', 'Semana 25/2026 (15/06–21/06)'],
+        // A cohort rate's card shows the last week whose 30-day activation window has closed.
+        ['onboarding_rate', 'Onboarding', 'Semana 22/2026 (25/05–31/05)', 'Semana 21/2026 (18/05–24/05)'],
         ['reactivation_rate', 'Reativação', 'Semana 26/2026 (22/06–28/06)', 'Semana 25/2026 (15/06–21/06)'],
         ['revenue_growth', 'Crescimento', 'Semana 26/2026 (22/06–28/06)', 'Semana 25/2026 (15/06–21/06)'],
       ],
