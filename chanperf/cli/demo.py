@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from datetime import date
 from pathlib import Path
@@ -109,7 +110,13 @@ def _program() -> str:
 @click.option(
     "--processes", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel runs."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (every run).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Also write the report as JSON, every run included, to this file ('-': instead of the table).",
+)
 @click.option(
     "--min-recall", type=click.FloatRange(0, 1), default=None, help="Fail under this recall."
 )
@@ -128,7 +135,7 @@ def eval_command(
     first_seed: int,
     runs: str,
     processes: int,
-    as_json: bool,
+    json_path: str | None,
     min_recall: float | None,
     max_null_share: float | None,
 ) -> None:
@@ -138,6 +145,8 @@ def eval_command(
     dates); a planted run adds a few patterns with known truth, a null run none.
     """
     jobs = eval_jobs(shapes or list(SHAPES), seeds, first_seed, runs)
+    if settings.log_level != "DEBUG":  # a line per run of every worker would bury the table
+        logging.getLogger("chanperf").setLevel(logging.WARNING)
 
     def progress(run: RunResult) -> None:
         mark = "." if run.clean or (not run.null and not run.unexplained) else "x"
@@ -145,9 +154,13 @@ def eval_command(
 
     report = run_quality(settings, jobs, processes, progress)
     click.echo("", err=True)
-    if as_json:
-        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=1))
-    else:
+    if json_path is not None:
+        text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, default=str)
+        if json_path == "-":
+            click.echo(text)
+        else:
+            Path(json_path).write_text(text + "\n", encoding="utf-8")
+    if json_path != "-":
         for line in report.lines():
             click.echo(line)
     failed = False

@@ -224,5 +224,5 @@ def test_eval_command_prints_the_table_and_fails_over_the_null_share(monkeypatch
     assert "metric_drift" in ok.output and "2/4" in ok.output
     over = CliRunner().invoke(main, [*args, "--max-null-share", "0.25"])
     assert over.exit_code == 1
-    as_json = CliRunner().invoke(main, [*args, "--json"])
+    as_json = CliRunner().invoke(main, [*args, "--json", "-"])
     assert '"null_runs_with_insight": 2' in as_json.output
