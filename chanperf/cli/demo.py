@@ -13,7 +13,7 @@ import click
 from chanperf.cli.options import handle_errors, org_option, parse_date
 from chanperf.core.settings import Settings
 from chanperf.demo.page_access import keys_file_for, print_page_access, write_demo_keys
-from chanperf.demo.quality import RunResult, eval_jobs, run_quality
+from chanperf.demo.quality import Job, QualityReport, RunResult, eval_jobs, run_quality
 from chanperf.demo.run import run_demo
 from chanperf.demo.shapes import SHAPES
 
@@ -115,7 +115,17 @@ def _program() -> str:
     "json_path",
     type=click.Path(dir_okay=False, allow_dash=True),
     default=None,
-    help="Also write the report as JSON, every run included, to this file ('-': instead of the table).",
+    help=(
+        "Also write the report as JSON, every run included, to this file, rewritten after "
+        "each run so an interrupted evaluation keeps what it finished ('-': stdout, instead of the table)."
+    ),
+)
+@click.option(
+    "--from-json",
+    "from_json",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Print the table of a report written by --json instead of running anything.",
 )
 @click.option(
     "--min-recall", type=click.FloatRange(0, 1), default=None, help="Fail under this recall."
@@ -136,6 +146,7 @@ def eval_command(
     runs: str,
     processes: int,
     json_path: str | None,
+    from_json: str | None,
     min_recall: float | None,
     max_null_share: float | None,
 ) -> None:
@@ -144,16 +155,15 @@ def eval_command(
     Every shape and seed draws a new channel (names, counts, rates, policy levels,
     dates); a planted run adds a few patterns with known truth, a null run none.
     """
-    jobs = eval_jobs(shapes or list(SHAPES), seeds, first_seed, runs)
-    if settings.log_level != "DEBUG":  # a line per run of every worker would bury the table
-        logging.getLogger("chanperf").setLevel(logging.WARNING)
-
-    def progress(run: RunResult) -> None:
-        mark = "." if run.clean or (not run.null and not run.unexplained) else "x"
-        click.echo(mark, nl=False, err=True)
-
-    report = run_quality(settings, jobs, processes, progress)
-    click.echo("", err=True)
+    if from_json is not None:
+        report = QualityReport.from_json(json.loads(Path(from_json).read_text(encoding="utf-8")))
+    else:
+        report = _run(
+            settings,
+            eval_jobs(shapes or list(SHAPES), seeds, first_seed, runs),
+            processes,
+            json_path,
+        )
     if json_path is not None:
         text = json.dumps(report.as_json(), ensure_ascii=False, indent=1, default=str)
         if json_path == "-":
@@ -175,3 +185,23 @@ def eval_command(
         failed = True
     if failed:
         sys.exit(1)
+
+
+def _run(
+    settings: Settings, jobs: list[Job], processes: int, json_path: str | None
+) -> QualityReport:
+    if settings.log_level != "DEBUG":  # a line per run of every worker would bury the table
+        logging.getLogger("chanperf").setLevel(logging.WARNING)
+    done = QualityReport()
+
+    def progress(run: RunResult) -> None:
+        mark = "." if run.clean or (not run.null and not run.unexplained) else "x"
+        click.echo(mark, nl=False, err=True)
+        done.runs.append(run)
+        if json_path not in (None, "-"):
+            text = json.dumps(done.as_json(), ensure_ascii=False, indent=1, default=str)
+            Path(str(json_path)).write_text(text + "\n", encoding="utf-8")
+
+    report = run_quality(settings, jobs, processes, progress)
+    click.echo("", err=True)
+    return report

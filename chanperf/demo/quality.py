@@ -197,6 +197,23 @@ class QualityReport:
             out[shape] = {"found": hit, "planted": planted, "null_dirty": dirty, "null": total}
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QualityReport:
+        """The report `as_json` wrote, rebuilt from its runs."""
+        return cls(
+            [
+                RunResult(
+                    r["shape"],
+                    r["seed"],
+                    tuple(Planted(**p) for p in r["planted"]),
+                    tuple(Found(**f) for f in r["insights"]),
+                    tuple(r["unexplained"]),
+                    r["null"],
+                )
+                for r in data["runs"]
+            ]
+        )
+
     def lines(self) -> Iterable[str]:
         recall, sizes = self.recall(), self.sizes()
         if recall:

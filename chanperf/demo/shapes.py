@@ -16,8 +16,8 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -375,7 +375,7 @@ class _Context:
 
     @property
     def rates(self) -> dict[str, float]:
-        return self.channel.doc["rates"]  # type: ignore[no-any-return]
+        return self.channel.doc["rates"]
 
     def param(self, policy: str, key: str) -> Any:
         return self.channel.policies[policy]["params"][key]

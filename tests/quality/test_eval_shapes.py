@@ -8,6 +8,8 @@ a small set of results gives.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -183,6 +185,8 @@ def test_figures_from_a_hand_made_set_of_results():
     # 13 detectors share a 5 % budget: one false run in four is far over it for both
     assert r.over_budget() == ["metric_drift", "predict_churn_risk"]
     assert QualityReport([HAND_MADE.runs[0], HAND_MADE.runs[2]]).over_budget() == []
+    # the JSON keeps every run: the table can be printed again from it
+    assert QualityReport.from_json(json.loads(json.dumps(r.as_json()))).runs == r.runs
 
 
 def test_jobs_pair_every_shape_and_seed_with_a_planted_and_a_null_run():
