@@ -348,16 +348,16 @@ def _run_job(job: Job, base: Settings) -> RunResult:
 
 
 def eval_jobs(shapes: Sequence[str], seeds: int, first_seed: int, kinds: str = "both") -> list[Job]:
-    """Every (shape, seed) pair once planted and once null (or only one of the two)."""
+    """Every (shape, seed) pair once planted and once null (or only one of the two).
+
+    Seed by seed, so the runs finished when an evaluation is stopped cover every shape
+    and both kinds.
+    """
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:
         raise ValueError(f"unknown shape(s) {', '.join(unknown)} (known: {', '.join(SHAPES)})")
-    out: list[Job] = []
-    for planted in (True, False):
-        if kinds == ("null" if planted else "planted"):
-            continue
-        out += [(s, first_seed + i, planted) for s in shapes for i in range(seeds)]
-    return out
+    planted = {"both": (True, False), "planted": (True,), "null": (False,)}[kinds]
+    return [(s, first_seed + i, p) for i in range(seeds) for s in shapes for p in planted]
 
 
 def run_quality(
