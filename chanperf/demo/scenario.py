@@ -108,6 +108,9 @@ class Planted:
     power: Power | None
     sample: tuple[tuple[str, int], ...]
     side_effects: tuple[str, ...]
+    # Insights the pattern causes besides its own (a side effect above that a detector
+    # sees): each a rule id, with the region or segment it names.
+    also_reports: tuple[tuple[tuple[str, str], ...], ...] = ()
     note: str = ""
 
 

@@ -300,7 +300,7 @@ class _Parser:
 
     def planted(self, value: Any, at: Path_) -> Planted:
         allowed = {"id", "detector", "insight_type", "category", "affected", "effect", "power",
-                   "sample", "side_effects", "note"}  # fmt: skip
+                   "sample", "side_effects", "also_reports", "note"}  # fmt: skip
         m = self.mapping(value, at, allowed)
         detector = self.text(m, "detector", at)
         if detector and detector not in DETECTORS:
@@ -330,6 +330,12 @@ class _Parser:
         if not isinstance(side, list) or not all(isinstance(s, str) for s in side):
             self.fail((*at, "side_effects"), "must be a list of texts")
             side = []
+        also = []
+        for i, spec in enumerate(self.sequence(m.get("also_reports", []), (*at, "also_reports"))):
+            where = (*at, "also_reports", i)
+            spec_map = self.mapping(spec, where, {"rule_id", "region", "segment"})
+            self.text(spec_map, "rule_id", where)
+            also.append(tuple((k, str(v)) for k, v in spec_map.items()))
         return Planted(
             id=self.text(m, "id", at),
             detector=detector,
@@ -340,5 +346,6 @@ class _Parser:
             power=power,
             sample=tuple((k, int(self.number(sample, k, (*at, "sample")))) for k in sample),
             side_effects=tuple(side),
+            also_reports=tuple(also),
             note=str(m.get("note", "")),
         )

@@ -216,3 +216,30 @@ def test_the_channel_wide_nps_drop_is_one_insight_with_its_cuts_in_the_drilldown
     # every cut fell with the channel (its recent NPS below its baseline) and none differs
     assert all(e["rate_b"] < e["rate_a"] and e["n_b"] > 0 for e in drill)
     assert not any(e["differs"] or e["own_insight"] for e in drill)
+
+
+def _is_declared(spec: dict, f) -> bool:
+    return (
+        f.rule_id == spec["rule_id"]
+        and spec.get("region") in (None, f.region)
+        and spec.get("segment") in (None, f.segment)
+    )
+
+
+def test_one_insight_per_planted_pattern_plus_only_the_declared_side_effects(demo):
+    """Each planted pattern is one insight; any other insight is one its entry declares
+    under `also_reports` (a side effect the scenario file explains in `side_effects`)."""
+    entries = planted()
+    declared = [(e["id"], spec) for e in entries for spec in e.get("also_reports", [])]
+    own: dict[str, list[str]] = {e["id"]: [] for e in entries}
+    unexplained = []
+    for f in (found_from_row(r) for r in rows(demo, PerformanceInsight.__table__)):
+        if any(_is_declared(spec, f) for _, spec in declared):
+            continue
+        hits = [e["id"] for e in entries if matches(e, f)]
+        if len(hits) == 1:
+            own[hits[0]].append(f.rule_id)
+        else:
+            unexplained.append((f.rule_id, f.region, f.segment, hits))
+    assert unexplained == []
+    assert {k: len(v) for k, v in own.items() if len(v) != 1} == {}, own

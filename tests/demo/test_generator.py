@@ -417,3 +417,16 @@ def test_scenario_errors_name_file_line_and_field(tmp_path: Path) -> None:
     assert "unknown parameter 'win_rat'" in message
     with pytest.raises(ValidationError, match="no such scenario"):
         load_scenario("nao-existe")
+
+
+def test_an_also_reports_entry_needs_a_rule_id_and_known_keys(tmp_path: Path) -> None:
+    text_ = (Path(load_scenario("planted").path)).read_text(encoding="utf-8")
+    old = '      - {rule_id: churn_risk_rising, region: "SUL"}'
+    assert old in text_
+    path = tmp_path / "bad.yaml"
+    path.write_text(text_.replace(old, '      - {region: "SUL", kit: "X"}'), encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_scenario(str(path))
+    message = str(err.value)
+    assert "planted.1.also_reports.0" in message
+    assert "rule_id" in message and "kit" in message
