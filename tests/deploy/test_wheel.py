@@ -85,7 +85,7 @@ def test_init_lint_rules_test_and_demo_from_the_wheel(installed: Path, tmp_path:
         f"rules: {repo / 'rules'} (the working folder)\n"
     )
     tests = run(chanperf_bin, "rules", "test", "--min-coverage", "100", cwd=repo)
-    assert tests.stdout.splitlines()[-1] == "24 passed, 0 failed; coverage 100.0%"
+    assert tests.stdout.splitlines()[-1] == "25 passed, 0 failed; coverage 100.0%"
 
     demo = run(chanperf_bin, "demo", cwd=repo)
     assert "Traceback" not in demo.stderr
