@@ -140,7 +140,9 @@ describe('the Performance page in Chromium', () => {
     // The tooltip of a day: each series' value, or what the day is instead.
     const reactivation = dashboard.trends.series.find((s) => s.key === 'reactivation_rate');
     const day = reactivation.points[14];
-    const box = await page.locator(`[data-role="point"][data-series="reactivation_rate"][data-date="${day.date}"]`).boundingBox();
+    const point = page.locator(`[data-role="point"][data-series="reactivation_rate"][data-date="${day.date}"]`);
+    await point.scrollIntoViewIfNeeded(); // the insight cards above may push the chart below the fold
+    const box = await point.boundingBox();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     const tooltip = page.locator('.cp-tooltip');
     await tooltip.waitFor();
