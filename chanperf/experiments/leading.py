@@ -20,12 +20,12 @@ import numpy as np
 from scipy import stats as sps
 from sqlalchemy import Connection, and_, select
 
-from chanperf.core.enums import RELAPSE_STATES, OnboardingStatus, ReactivationStatus
+from chanperf.core.enums import OnboardingStatus, ReactivationStatus
+from chanperf.experiments.relapses import relapse_times
 from chanperf.models.source import (
     ChannelAccount,
     ChannelOnboarding,
     ChannelReactivation,
-    ChannelStateTransition,
 )
 
 
@@ -74,7 +74,7 @@ def _delays(
             else None
             for started, status, done in fetched
         ]
-    r, t = ChannelReactivation.__table__, ChannelStateTransition.__table__
+    r = ChannelReactivation.__table__
     query = _population(
         select(r.c.account_id, r.c.resolved_at)
         .select_from(r.join(a, and_(a.c.account_id == r.c.account_id, a.c.org_id == r.c.org_id)))
@@ -89,20 +89,7 @@ def _delays(
     )
     found: list[Any] = list(conn.execute(query))
     won: list[tuple[int, datetime]] = [(int(acc), at) for acc, at in found]
-    relapses: dict[int, list[datetime]] = {}
-    ids = sorted({acc for acc, _ in won})
-    for i in range(0, len(ids), 500):
-        rows: list[Any] = list(
-            conn.execute(
-                select(t.c.account_id, t.c.transitioned_at).where(
-                    t.c.org_id == org_id,
-                    t.c.to_state.in_(RELAPSE_STATES),
-                    t.c.account_id.in_(ids[i : i + 500]),
-                )
-            )
-        )
-        for acc, at in rows:
-            relapses.setdefault(int(acc), []).append(at)
+    relapses = relapse_times(conn, org_id, sorted({acc for acc, _ in won}))
     out: list[float | None] = []
     for acc, resolved in won:
         after = [at for at in relapses.get(acc, []) if at > resolved]

@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from chanperf.core.clock import utc_now
 from chanperf.core.enums import (
-    RELAPSE_STATES,
     OnboardingStatus,
     ProposalStatus,
     ReactivationStatus,
 )
 from chanperf.core.stats import compare_proportions, sample_ratio_p_value
 from chanperf.experiments.design import arms_of, assign_arm
+from chanperf.experiments.relapses import relapse_times
 from chanperf.experiments.sequential import read_look
 from chanperf.models.performance import PolicyProposal
 from chanperf.models.source import (
@@ -37,7 +37,6 @@ from chanperf.models.source import (
     ChannelFeedback,
     ChannelOnboarding,
     ChannelReactivation,
-    ChannelStateTransition,
 )
 
 log = logging.getLogger(__name__)
@@ -111,21 +110,7 @@ def _outcome(
             if row["status"] == ReactivationStatus.WON.value
             and row["resolved_at"] + maturation <= end
         ]
-        t = ChannelStateTransition.__table__
-        relapses: dict[int, list[datetime]] = {}
-        ids = [acc for acc, _ in won]
-        for i in range(0, len(ids), 500):
-            found: list[Any] = list(
-                conn.execute(
-                    select(t.c.account_id, t.c.transitioned_at).where(
-                        t.c.org_id == org_id,
-                        t.c.to_state.in_(RELAPSE_STATES),
-                        t.c.account_id.in_(ids[i : i + 500]),
-                    )
-                )
-            )
-            for acc, at in found:
-                relapses.setdefault(int(acc), []).append(at)
+        relapses = relapse_times(conn, org_id, [acc for acc, _ in won])
         for acc, row in won:
             resolved = row["resolved_at"]
             out[acc] = any(resolved < at <= resolved + maturation for at in relapses.get(acc, []))
