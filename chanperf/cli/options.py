@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from chanperf.core.database import make_engine, session_factory
@@ -21,7 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handle_errors(func: F) -> F:
-    """A ChanperfError ends the command with its message and exit code 1, not a traceback."""
+    """A ChanperfError, or a database that cannot be read (down, or never migrated), ends
+    the command with a message and exit code 1, not a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -29,6 +31,14 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ChanperfError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except (OperationalError, ProgrammingError, InterfaceError) as exc:
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+            click.echo(
+                f"error: the database cannot be read ({reason}); if it is new, run "
+                "`chanperf db upgrade` first",
+                err=True,
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
